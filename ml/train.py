@@ -1,0 +1,249 @@
+"""Training from scratch on MNIST and fine-tuning a checkpoint on extra samples mixed with MNIST replay."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ml.augment import MNIST_MEAN, MNIST_STD, AugmentConfig, augment_batch
+from ml.checkpoint import SHIPPED_CHECKPOINT, Checkpoint, checkpoint_from_model, save_checkpoint
+from ml.model import DigitNet, ModelConfig, count_parameters
+
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], human-readable step)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 4e-3  # OneCycle peak
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.05
+    seed: int = 0
+    threads: int = 2
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["model"] = self.model.to_dict()
+        return data
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    lr: float
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+
+
+def as_float_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) or float [0, 1] -> float32 (N, 1, 28, 28) in [0, 1]."""
+    x = torch.as_tensor(np.asarray(images))
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    return x.view(-1, 1, 28, 28)
+
+
+def normalise(x: torch.Tensor, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> torch.Tensor:
+    return (x - mean) / std
+
+
+@torch.inference_mode()
+def predict_logits(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Logits for (N, 1, 28, 28) [0, 1] images with the deterministic eval transform."""
+    model.eval()
+    return torch.cat([model(normalise(images[i : i + batch_size])) for i in range(0, len(images), batch_size)])
+
+
+def _loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
+
+
+def fit(
+    model: DigitNet,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    cfg: TrainConfig,
+    progress: Progress | None = None,
+    show_bar: bool = True,
+) -> tuple[DigitNet, list[EpochRecord]]:
+    """Train with augmentation, AdamW and OneCycle; return the epoch best on validation and the history."""
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    steps_per_epoch = max(1, len(train_x) // cfg.batch_size)  # drop the ragged last batch: BatchNorm dislikes 1
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch
+    )
+    history: list[EpochRecord] = []
+    best_state, best_key = None, None
+    total_steps = cfg.epochs * steps_per_epoch
+    for epoch in range(1, cfg.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(train_x), generator=gen)
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not show_bar, leave=False)
+        for step in bar:
+            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            x = normalise(augment_batch(train_x[idx], cfg.augment, gen))
+            y = train_y[idx]
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+                if progress:
+                    done = ((epoch - 1) * steps_per_epoch + step) / total_steps
+                    progress(done, f"epoch {epoch}/{cfg.epochs}: loss {loss_sum / seen:.4f}")
+        val_loss, val_acc = _loss_and_accuracy(predict_logits(model, val_x), val_y)
+        record = EpochRecord(
+            epoch=epoch,
+            lr=schedule.get_last_lr()[0],
+            train_loss=loss_sum / seen,
+            train_accuracy=correct / seen,
+            val_loss=val_loss,
+            val_accuracy=val_acc,
+            seconds=time.perf_counter() - started,
+        )
+        history.append(record)
+        if show_bar:
+            tqdm.write(
+                f"epoch {epoch}: train loss {record.train_loss:.4f} acc {record.train_accuracy:.4f} | "
+                f"val loss {val_loss:.4f} acc {val_acc:.4f} | {record.seconds:.0f}s"
+            )
+        key = (val_acc, -val_loss)  # select on validation accuracy, ties broken by validation loss
+        if best_key is None or key > best_key:
+            best_key, best_state = key, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    if progress:
+        progress(1.0, "training done")
+    return model.eval(), history
+
+
+def train_from_scratch(
+    splits, cfg: TrainConfig, progress: Progress | None = None, show_bar: bool = True
+) -> tuple[DigitNet, list[EpochRecord]]:
+    model = DigitNet(cfg.model)
+    return fit(
+        model,
+        as_float_images(splits.train_images),
+        torch.as_tensor(splits.train_labels),
+        as_float_images(splits.val_images),
+        torch.as_tensor(splits.val_labels),
+        cfg,
+        progress,
+        show_bar,
+    )
+
+
+def fine_tune(
+    base: Checkpoint,
+    extra_images: np.ndarray,
+    extra_labels: np.ndarray,
+    replay_images: np.ndarray,
+    replay_labels: np.ndarray,
+    val_images: np.ndarray,
+    val_labels: np.ndarray,
+    *,
+    replay_factor: int = 5,
+    epochs: int = 3,
+    lr: float = 1e-3,
+    seed: int = 0,
+    threads: int = 1,
+    progress: Progress | None = None,
+) -> tuple[DigitNet, list[EpochRecord]]:
+    """Fine-tune ``base`` on extra samples (28x28 preprocessed, [0, 1]) mixed with MNIST replay.
+
+    Replay (``replay_factor`` MNIST samples per extra sample) keeps the model from forgetting MNIST while it
+    learns the new style; selection happens on ``val_images`` as in training from scratch.
+    """
+    rng = np.random.default_rng(seed)
+    n_replay = min(len(replay_images), max(replay_factor * len(extra_images), 256))
+    pick = rng.choice(len(replay_images), size=n_replay, replace=False)
+    train_x = torch.cat([as_float_images(extra_images), as_float_images(replay_images[pick])])
+    train_y = torch.cat([torch.as_tensor(extra_labels, dtype=torch.int64), torch.as_tensor(replay_labels[pick])])
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=min(128, max(16, len(train_x) // 8)),
+        lr=lr,
+        seed=seed,
+        threads=threads,
+        model=base.model_config,
+    )
+    model = base.build_model()
+    return fit(
+        model, train_x, train_y, as_float_images(val_images), torch.as_tensor(val_labels), cfg, progress, False
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train DigitNet on MNIST (validation-selected) and evaluate it.")
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--threads", type=int, default=TrainConfig.threads)
+    parser.add_argument("--limit", type=int, default=0, help="train on the first N training digits only (smoke runs)")
+    parser.add_argument("--out", type=Path, default=SHIPPED_CHECKPOINT)
+    parser.add_argument("--no-report", action="store_true", help="skip calibration, test evaluation and plots")
+    args = parser.parse_args(argv)
+
+    from ml.data import load_mnist
+
+    splits = load_mnist()
+    if args.limit:
+        splits = type(splits)(**{**splits.__dict__, "train_images": splits.train_images[: args.limit],
+                                 "train_labels": splits.train_labels[: args.limit]})
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads)
+    print(f"DigitNet {cfg.model.channels}: {count_parameters(DigitNet(cfg.model)):,} parameters; "
+          f"{len(splits.train_images):,} train / {len(splits.val_images):,} validation digits")
+    started = time.perf_counter()
+    model, history = train_from_scratch(splits, cfg)
+    ckpt = checkpoint_from_model(
+        model,
+        normalisation={"mean": MNIST_MEAN, "std": MNIST_STD},
+        data_checksums=splits.checksums,
+        info={
+            "command": "python -m ml.train " + shlex.join(sys.argv[1:] if argv is None else argv),
+            "train_config": cfg.to_dict(),
+            "history": [asdict(h) for h in history],
+            "train_seconds": round(time.perf_counter() - started, 1),
+            "parameters": count_parameters(model),
+        },
+    )
+    save_checkpoint(ckpt, args.out)
+    print(f"saved {args.out}")
+    if not args.no_report:
+        from ml.evaluate import finalize_checkpoint
+
+        finalize_checkpoint(args.out, splits)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
