@@ -26,7 +26,9 @@ class ModelConfig:
 
 def conv_bn_relu(in_ch: int, out_ch: int) -> nn.Sequential:
     # BatchNorm makes the short, high-learning-rate OneCycle schedule stable; bias is redundant before it.
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True)
+    )
 
 
 class DigitNet(nn.Module):

@@ -54,7 +54,7 @@ class EpochRecord:
 
 def as_float_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 (N, 28, 28) or float [0, 1] -> float32 (N, 1, 28, 28) in [0, 1]."""
-    x = torch.as_tensor(np.asarray(images))
+    x = torch.from_numpy(np.array(images, copy=True))
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
     return x.view(-1, 1, 28, 28)
 
@@ -196,9 +196,7 @@ def fine_tune(
         model=base.model_config,
     )
     model = base.build_model()
-    return fit(
-        model, train_x, train_y, as_float_images(val_images), torch.as_tensor(val_labels), cfg, progress, False
-    )
+    return fit(model, train_x, train_y, as_float_images(val_images), torch.as_tensor(val_labels), cfg, progress, False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,11 +215,18 @@ def main(argv: list[str] | None = None) -> int:
 
     splits = load_mnist()
     if args.limit:
-        splits = type(splits)(**{**splits.__dict__, "train_images": splits.train_images[: args.limit],
-                                 "train_labels": splits.train_labels[: args.limit]})
+        splits = type(splits)(
+            **{
+                **splits.__dict__,
+                "train_images": splits.train_images[: args.limit],
+                "train_labels": splits.train_labels[: args.limit],
+            }
+        )
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads)
-    print(f"DigitNet {cfg.model.channels}: {count_parameters(DigitNet(cfg.model)):,} parameters; "
-          f"{len(splits.train_images):,} train / {len(splits.val_images):,} validation digits")
+    print(
+        f"DigitNet {cfg.model.channels}: {count_parameters(DigitNet(cfg.model)):,} parameters; "
+        f"{len(splits.train_images):,} train / {len(splits.val_images):,} validation digits"
+    )
     started = time.perf_counter()
     model, history = train_from_scratch(splits, cfg)
     ckpt = checkpoint_from_model(

@@ -1,0 +1,37 @@
+# DigitVision developer commands. Everything installs into .venv/ at the repo root.
+
+PYTHON_BOOTSTRAP := $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test run migrate fetch-mnist train bench lint
+
+install: $(STAMP)
+
+# Re-installs only when a requirements file changes, so repeated runs are instant.
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+test: install
+	$(PY) -m pytest
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+fetch-mnist: install
+	$(PY) -m ml.data
+
+train: install
+	$(PY) -m ml.train
+
+bench: install
+	$(PY) -m ml.bench
+
+lint: install
+	$(VENV)/bin/ruff check .

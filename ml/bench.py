@@ -1,0 +1,194 @@
+"""Benchmark: MNIST accuracy (tensors and full pipeline), robustness per condition, calibration, speed."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ml.calibrate import calibrated_probabilities, expected_calibration_error, fit_temperature
+from ml.checkpoint import SHIPPED_CHECKPOINT
+from ml.data import load_mnist
+from ml.evaluate import model_logits
+from ml.predictor import Predictor
+from ml.preprocess import preprocess
+
+
+def png_bytes(digit: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(digit).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def naive_input(data: bytes) -> np.ndarray:
+    """The original DigitVision's preprocessing: grayscale and resize to 28x28, nothing else."""
+    img = Image.open(io.BytesIO(data)).convert("L").resize((28, 28))
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def pipeline_accuracy(predictor: Predictor, files: list[bytes], labels: np.ndarray) -> tuple[float, int]:
+    """Accuracy of the full path (decode, preprocess, model) over encoded files; "no digit" counts as wrong."""
+    predictions = [predictor.predict(data) for data in files]
+    correct = sum(p.digit == int(y) for p, y in zip(predictions, labels, strict=True))
+    return correct / len(labels), sum(p.no_digit for p in predictions)
+
+
+def robustness(predictor: Predictor, per_condition: int, seed: int, test_images, test_labels) -> dict:
+    from ml.robustness import build_suite
+
+    suite = build_suite(test_images, test_labels, per_condition=per_condition, seed=seed)
+    by_condition: dict[str, list] = defaultdict(list)
+    for sample in suite:
+        by_condition[sample.condition].append(sample)
+    rows = {}
+    for condition, samples in by_condition.items():
+        labels = np.array([s.label for s in samples])
+        accuracy, no_digit = pipeline_accuracy(predictor, [s.data for s in samples], labels)
+        naive = predictor.probabilities(np.stack([naive_input(s.data) for s in samples])).argmax(axis=1)
+        rows[condition] = {
+            "count": len(samples),
+            "accuracy": accuracy,
+            "no_digit": no_digit,
+            "naive_accuracy": float((naive == labels).mean()),
+        }
+    total = sum(r["count"] for r in rows.values())
+    return {
+        "conditions": rows,
+        "overall": sum(r["accuracy"] * r["count"] for r in rows.values()) / total,
+        "naive_overall": sum(r["naive_accuracy"] * r["count"] for r in rows.values()) / total,
+        "worst": min(rows.items(), key=lambda kv: kv[1]["accuracy"])[0],
+        "count": total,
+    }
+
+
+def _percentiles(seconds: list[float]) -> dict:
+    ms = np.array(seconds) * 1e3
+    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+
+
+def latency(predictor: Predictor, files: dict[str, list[bytes]], repeats: int) -> dict:
+    """Single-image latency on one thread, split into preprocessing (decode included) and model."""
+    result = {}
+    for kind, datas in files.items():
+        pre_t, model_t, total_t = [], [], []
+        for i in range(repeats):
+            data = datas[i % len(datas)]
+            t0 = time.perf_counter()
+            prepared = preprocess(data)
+            t1 = time.perf_counter()
+            predictor.predict_preprocessed([prepared])
+            t2 = time.perf_counter()
+            if i >= 10:  # the first calls warm caches and allocators
+                pre_t.append(t1 - t0)
+                model_t.append(t2 - t1)
+                total_t.append(t2 - t0)
+        result[kind] = {
+            "preprocess": _percentiles(pre_t),
+            "model": _percentiles(model_t),
+            "total": _percentiles(total_t),
+        }
+    return result
+
+
+def throughput(predictor: Predictor, inputs: np.ndarray, batch: int = 256, rounds: int = 20) -> dict:
+    """Model-only images per second for preprocessed batches."""
+    predictor.probabilities(inputs[:batch])
+    started = time.perf_counter()
+    for r in range(rounds):
+        start = (r * batch) % (len(inputs) - batch)
+        predictor.probabilities(inputs[start : start + batch])
+    return {"batch": batch, "images_per_second": batch * rounds / (time.perf_counter() - started)}
+
+
+def run(args) -> dict:
+    splits = load_mnist()
+    predictor = Predictor.from_checkpoint(args.checkpoint, threads=1)
+    ckpt = predictor.checkpoint
+    report: dict = {"checkpoint": str(args.checkpoint), "model_version": predictor.version}
+
+    logits = model_logits(ckpt, splits.test_images)
+    report["mnist_test_accuracy_tensors"] = float((logits.argmax(1) == splits.test_labels).mean())
+    temperature = fit_temperature(model_logits(ckpt, splits.val_images), splits.val_labels)
+    report["ece_before_scaling"] = expected_calibration_error(calibrated_probabilities(logits, 1.0), splits.test_labels)
+    report["ece_after_scaling"] = expected_calibration_error(
+        calibrated_probabilities(logits, temperature), splits.test_labels
+    )
+    report["temperature_refit_on_validation"] = temperature
+    _print_so_far(report)
+
+    count = args.pipeline_count or len(splits.test_images)
+    files = [png_bytes(d) for d in splits.test_images[:count]]
+    accuracy, no_digit = pipeline_accuracy(predictor, files, splits.test_labels[:count])
+    report["mnist_test_accuracy_pipeline"] = accuracy
+    report["mnist_test_pipeline_count"] = count
+    report["mnist_test_pipeline_no_digit"] = no_digit
+    _print_so_far(report)
+
+    if not args.skip_robustness:
+        report["robustness"] = robustness(
+            predictor, args.per_condition, args.seed, splits.test_images, splits.test_labels
+        )
+        _print_robustness(report["robustness"])
+
+    from ml.robustness import build_suite
+
+    canvas = [
+        s.data
+        for s in build_suite(splits.test_images[:200], splits.test_labels[:200], per_condition=20)
+        if s.condition == "canvas_alpha"
+    ]
+    report["latency_one_thread"] = latency(predictor, {"mnist_png": files[:200], "canvas_png": canvas}, args.repeats)
+    inputs = np.stack([p.image for p in (preprocess(f) for f in files[:2048]) if not p.no_digit])
+    report["throughput_one_thread"] = throughput(predictor, inputs)
+    return report
+
+
+def _print_so_far(report: dict) -> None:
+    for key, value in report.items():
+        if isinstance(value, float):
+            print(f"{key:40s} {value:.4f}")
+    print()
+
+
+def _print_robustness(rob: dict) -> None:
+    print(f"{'robustness condition':28s} {'n':>5s} {'accuracy':>9s} {'no digit':>9s} {'naive':>7s}")
+    for name, row in rob["conditions"].items():
+        print(f"{name:28s} {row['count']:5d} {row['accuracy']:9.4f} {row['no_digit']:9d} {row['naive_accuracy']:7.4f}")
+    print(f"{'overall':28s} {rob['count']:5d} {rob['overall']:9.4f} {'':9s} {rob['naive_overall']:7.4f}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark a checkpoint: accuracy, robustness, calibration, speed.")
+    parser.add_argument("--checkpoint", type=Path, default=SHIPPED_CHECKPOINT)
+    parser.add_argument("--per-condition", type=int, default=300, help="MNIST test digits per robustness condition")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=500, help="single-image timings per input kind")
+    parser.add_argument("--pipeline-count", type=int, default=0, help="MNIST test digits through the pipeline (0=all)")
+    parser.add_argument("--skip-robustness", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the full report here")
+    args = parser.parse_args(argv)
+    report = run(args)
+    for kind, row in report["latency_one_thread"].items():
+        print(
+            f"latency {kind:12s} preprocess p50 {row['preprocess']['p50_ms']:.2f} ms p99 "
+            f"{row['preprocess']['p99_ms']:.2f} | model p50 {row['model']['p50_ms']:.2f} ms p99 "
+            f"{row['model']['p99_ms']:.2f} | total p50 {row['total']['p50_ms']:.2f} ms p99 {row['total']['p99_ms']:.2f}"
+        )
+    print(
+        f"throughput (model only, batch {report['throughput_one_thread']['batch']}, one thread): "
+        f"{report['throughput_one_thread']['images_per_second']:.0f} images/s"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

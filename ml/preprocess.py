@@ -1,0 +1,335 @@
+"""THE one path from any image a person may give to the model's 28x28 input (LeCun's MNIST recipe)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+MAX_PIXELS = 50_000_000  # decoded size cap: a decompression bomb is refused before it is decoded
+WORK_SIDE = 512  # ink is analysed at most at this resolution; more only costs time
+STROKE_SIDE = 80  # the digit's longer side when its strokes are measured and normalised (4x the 20 px box)
+BOX = 20  # LeCun: the digit's bounding box is fitted into 20x20 keeping the aspect ratio ...
+SIDE = 28  # ... and placed in 28x28 with its centre of mass at the centre
+CENTRE = 14.0  # MNIST's mean centre of mass, measured on the training set (row and column)
+# Stroke width (at STROKE_SIDE) band of MNIST digits, measured with ``stroke_width`` on the training set
+# (2nd and 98th percentiles). Inputs outside it are thinned or thickened to its edge; inside, left alone.
+STROKE_BAND = (5.0, 19.0)
+MIN_CONTRAST = 0.10  # ink must differ from its background by 10% of the full range ...
+MIN_SNR = 4.0  # ... and stand at least this far above the background's noise
+MIN_EXTENT_PX = 8  # a digit spans at least this many pixels of the original image
+MIN_ELONGATION = 2.2  # extent / stroke width: a dot or a smudge is not a digit
+
+
+class ImageDecodeError(ValueError):
+    """The input is not an image this service can read."""
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """The model input, or why there is none. ``image`` is float32 (28, 28) in [0, 1], ink high."""
+
+    image: np.ndarray | None
+    reason: str = ""
+    stroke_width: float = 0.0
+    stroke_adjusted: bool = False
+
+    @property
+    def no_digit(self) -> bool:
+        return self.image is None
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode_image(source: bytes | str | Path | Image.Image | io.IOBase) -> Image.Image:
+    """Open an image as a person sent it: size-checked, first frame, upright per EXIF."""
+    if isinstance(source, Image.Image):
+        img = source
+    else:
+        fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+        try:
+            img = Image.open(fp)
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise ImageDecodeError("not an image file Pillow can read (PNG, JPEG, WebP, GIF, BMP, TIFF ...)") from exc
+        except Image.DecompressionBombError as exc:
+            raise ImageDecodeError(f"image too large: {exc}") from exc
+    width, height = img.size
+    if width < 1 or height < 1:
+        raise ImageDecodeError("image has no pixels")
+    if width * height > MAX_PIXELS:
+        raise ImageDecodeError(f"image too large: {width}x{height} pixels (limit {MAX_PIXELS:,})")
+    try:
+        # JPEG can decode at a reduced scale for free; keep enough for a small digit in a big photo.
+        img.draft(img.mode, (4 * WORK_SIDE, 4 * WORK_SIDE))
+        img = ImageOps.exif_transpose(img)
+        img.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageDecodeError(f"image data is corrupt or truncated ({exc})") from exc
+    return img
+
+
+def _channels(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """float32 colour (H, W, C) in [0, 1] and alpha (H, W) if the image is really transparent."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # Pillow's convert("L") clips 16-bit values at 255, so scale them ourselves.
+        arr = np.asarray(img, dtype=np.float32)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        return np.clip(arr / top, 0, 1)[..., None], None
+    if img.mode in ("1", "L"):
+        return np.asarray(img.convert("L"), dtype=np.float32)[..., None] / 255.0, None
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[..., 3]
+        if (alpha < 0.5).mean() > 0.01:
+            return rgba[..., :3], alpha
+        return rgba[..., :3], None
+    return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0, None
+
+
+def _shrink(img: Image.Image, side: int) -> tuple[Image.Image, float]:
+    """Downscale so the longer side is at most ``side``; returns the image and the factor used."""
+    longest = max(img.size)
+    if longest <= side:
+        return img, 1.0
+    factor = longest / side
+    if img.mode not in ("1", "L", "RGB", "RGBA", "LA", "I", "F"):
+        img = img.convert("RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB")
+    size = (max(1, round(img.width / factor)), max(1, round(img.height / factor)))
+    return img.resize(size, Image.Resampling.BOX), factor
+
+
+# --------------------------------------------------------------------------- ink extraction
+
+
+def otsu_threshold(values: np.ndarray, bins: int = 128) -> float:
+    """Threshold in [0, 1] maximising the between-class variance of ``values``."""
+    hist, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    hist = hist.astype(np.float64)
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * centres)
+    mean0 = m0 / np.maximum(w0, 1)
+    mean1 = (m0[-1] - m0) / np.maximum(w1, 1)
+    between = w0 * w1 * (mean0 - mean1) ** 2
+    return float(edges[int(np.argmax(between)) + 1])
+
+
+def _coarse_background(colour: np.ndarray, weight: np.ndarray | None, cells: int = 24) -> np.ndarray:
+    """A smooth per-channel background (H, W, C) from a coarse grid, ignoring pixels with weight 0."""
+    h, w, c = colour.shape
+    gh, gw = max(2, round(cells * h / max(h, w))), max(2, round(cells * w / max(h, w)))
+    if weight is None:
+        grid = np.stack([_box(colour[..., k], gh, gw) for k in range(c)], axis=-1)
+        # A median over neighbouring cells ignores cells that thin strokes darkened.
+        grid = ndimage.median_filter(grid, size=(5, 5, 1), mode="nearest")
+    else:
+        den = _box(weight, gh, gw)
+        grid = (
+            np.stack([_box(colour[..., k] * weight, gh, gw) for k in range(c)], axis=-1)
+            / np.maximum(den, 1e-6)[..., None]
+        )
+        valid = den > 0.05
+        if not valid.any():
+            return np.broadcast_to(np.median(colour.reshape(-1, c), axis=0), colour.shape)
+        # Cells that are nearly all ink borrow the nearest cell that saw paper.
+        nearest = ndimage.distance_transform_edt(~valid, return_distances=False, return_indices=True)
+        grid = grid[nearest[0], nearest[1]]
+        grid = ndimage.uniform_filter(grid, size=(3, 3, 1), mode="nearest")
+    return np.stack([_resize(grid[..., k], h, w, Image.Resampling.BILINEAR) for k in range(c)], axis=-1)
+
+
+def _box(channel: np.ndarray, h: int, w: int) -> np.ndarray:
+    return _resize(channel, h, w, Image.Resampling.BOX)
+
+
+def _resize(channel: np.ndarray, h: int, w: int, method: Image.Resampling) -> np.ndarray:
+    return np.asarray(Image.fromarray(np.ascontiguousarray(channel, dtype=np.float32)).resize((w, h), method))
+
+
+def _difference(colour: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """How far each pixel is from its background, in any direction: dark or light ink, any hue."""
+    return np.abs(colour - background).max(axis=-1)
+
+
+def ink_map(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """Ink strength per pixel, 0 = paper; polarity, hue and uneven lighting removed."""
+    if alpha is not None:
+        return alpha  # a canvas export: the strokes are whatever is opaque
+    h, w, c = colour.shape
+    if min(h, w) < 64:
+        background = np.median(colour.reshape(-1, c), axis=0)
+        return _difference(colour, background)
+    rough = _difference(colour, _coarse_background(colour, None))
+    ink = rough > max(otsu_threshold(rough), 0.05)
+    paper = (~ndimage.binary_dilation(ink, iterations=2)).astype(np.float32)
+    return _difference(colour, _coarse_background(colour, paper))
+
+
+# --------------------------------------------------------------------------- finding the digit
+
+
+def _select_components(mask: np.ndarray) -> np.ndarray:
+    """Keep the largest blob and the sizeable blobs near it (a 5's bar, a broken pen stroke); drop specks."""
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    if count <= 1:
+        return mask
+    sizes = np.bincount(labels.ravel())[1:]
+    boxes = ndimage.find_objects(labels)
+    order = np.argsort(sizes)[::-1]
+    keep = {int(order[0])}
+    y0, y1 = boxes[order[0]][0].start, boxes[order[0]][0].stop
+    x0, x1 = boxes[order[0]][1].start, boxes[order[0]][1].stop
+    changed = True
+    while changed:
+        changed = False
+        reach = 0.4 * max(y1 - y0, x1 - x0)
+        kept_size = sizes[list(keep)].sum()
+        for i in order[1:]:
+            i = int(i)
+            if i in keep or sizes[i] < 0.02 * kept_size or sizes[i] < 3:
+                continue
+            ys, xs = boxes[i]
+            gap_y = max(0, ys.start - y1, y0 - ys.stop)
+            gap_x = max(0, xs.start - x1, x0 - xs.stop)
+            if max(gap_y, gap_x) <= reach:
+                keep.add(i)
+                y0, y1 = min(y0, ys.start), max(y1, ys.stop)
+                x0, x1 = min(x0, xs.start), max(x1, xs.stop)
+                changed = True
+    return np.isin(labels, [k + 1 for k in keep])
+
+
+@dataclass(frozen=True)
+class _Found:
+    ink: np.ndarray  # normalised ink of the kept strokes, cropped to their bounding box
+    box: tuple[int, int, int, int]  # y0, y1, x0, x1 in the analysed image
+
+
+def _find_digit(colour: np.ndarray, alpha: np.ndarray | None) -> _Found | str:
+    """The digit's ink, cropped and scaled to [0, 1], or the reason there is no digit."""
+    strength = ink_map(colour, alpha)
+    if float(strength.max()) < MIN_CONTRAST:
+        return "blank image: no ink found"
+    threshold = max(otsu_threshold(strength), 0.5 * MIN_CONTRAST)
+    mask = strength > threshold
+    paper = strength[~mask]
+    noise = 1.4826 * float(np.median(np.abs(paper - np.median(paper)))) if paper.size else 0.0
+    level = float(np.percentile(strength[mask], 90)) if mask.any() else 0.0
+    floor = float(np.median(paper)) if paper.size else 0.0
+    if level - floor < MIN_CONTRAST or level - floor < MIN_SNR * noise:
+        return "no digit: the image is blank or too faint"
+    mask = _select_components(mask)
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    # Soft ink: the paper's level maps to 0 and the typical stroke core to 1, keeping anti-aliased edges.
+    low = floor + 0.5 * (threshold - floor)
+    ink = np.clip((strength[y0:y1, x0:x1] - low) / max(level - low, 1e-6), 0.0, 1.0)
+    near = ndimage.binary_dilation(mask[y0:y1, x0:x1], iterations=2)
+    return _Found(ink=np.where(near, ink, 0.0).astype(np.float32), box=(y0, y1, x0, x1))
+
+
+def _locate(img: Image.Image, depth: int = 0) -> tuple[_Found | str, float]:
+    """Find the digit; in a big image with a small digit, look again at full resolution around it."""
+    work, factor = _shrink(img, WORK_SIDE)
+    colour, alpha = _channels(work)
+    found = _find_digit(colour, alpha)
+    if isinstance(found, str) or depth > 0 or factor <= 1.5:
+        return found, factor
+    y0, y1, x0, x1 = found.box
+    if max(y1 - y0, x1 - x0) > 0.5 * WORK_SIDE:
+        return found, factor
+    margin = 0.25 * max(y1 - y0, x1 - x0) + 2
+    crop = img.crop(
+        (
+            max(0, int((x0 - margin) * factor)),
+            max(0, int((y0 - margin) * factor)),
+            min(img.width, int((x1 + margin) * factor) + 1),
+            min(img.height, int((y1 + margin) * factor) + 1),
+        )
+    )
+    return _locate(crop, depth + 1)
+
+
+# --------------------------------------------------------------------------- strokes and placement
+
+
+def stroke_width(shape: np.ndarray) -> float:
+    """Typical stroke width in pixels of a binary shape: twice the distance to the edge along the ridge."""
+    if not shape.any():
+        return 0.0
+    dist = ndimage.distance_transform_edt(np.pad(shape, 1))[1:-1, 1:-1]
+    ridge = (dist >= ndimage.maximum_filter(dist, size=3)) & shape
+    return float(2.0 * np.median(dist[ridge]) - 1.0) if ridge.any() else 1.0
+
+
+def _fit(ink: np.ndarray, longest: int, method: Image.Resampling) -> np.ndarray:
+    h, w = ink.shape
+    scale = longest / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(ink.astype(np.float32)).resize(size, method))
+
+
+def normalise_strokes(ink: np.ndarray) -> tuple[np.ndarray, float, bool]:
+    """Bring marker-thick or hairline strokes into MNIST's range; returns (ink, width, adjusted)."""
+    method = Image.Resampling.BOX if max(ink.shape) > STROKE_SIDE else Image.Resampling.BILINEAR
+    sample = _fit(ink, STROKE_SIDE, method)
+    peak = float(np.percentile(sample[sample > 0], 95)) if (sample > 0).any() else 1.0
+    sample = np.clip(sample / max(peak, 1e-6), 0, 1)  # thin strokes fade when shrunk: restore their strength
+    shape = sample > 0.5
+    width = stroke_width(shape)
+    low, high = STROKE_BAND
+    if low <= width <= high:
+        return ink, width, False
+    target = min(max(width, low), high)
+    if width > high:
+        reshaped = ndimage.distance_transform_edt(np.pad(shape, 1))[1:-1, 1:-1] > (width - target) / 2
+    else:
+        reshaped = ndimage.distance_transform_edt(~shape) <= (target - max(width, 1.0)) / 2 + 0.5
+    if not reshaped.any():
+        return ink, width, False
+    smooth = ndimage.gaussian_filter(reshaped.astype(np.float32), sigma=1.0)  # anti-aliased edges, as MNIST has
+    return smooth, width, True
+
+
+def _place(patch: np.ndarray) -> np.ndarray:
+    """Put the 20-box patch into 28x28 with its centre of mass at MNIST's centre."""
+    out = np.zeros((SIDE, SIDE), dtype=np.float32)
+    cy, cx = ndimage.center_of_mass(patch)
+    top, left = int(round(CENTRE - cy)), int(round(CENTRE - cx))
+    h, w = patch.shape
+    sy0, sx0 = max(0, -top), max(0, -left)
+    dy0, dx0 = max(0, top), max(0, left)
+    dy1, dx1 = min(SIDE, top + h), min(SIDE, left + w)
+    out[dy0:dy1, dx0:dx1] = patch[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
+    return out
+
+
+def preprocess(source: bytes | str | Path | Image.Image | io.IOBase) -> Preprocessed:
+    """Any image -> the model's 28x28 input in [0, 1] (ink high), or a "no digit" verdict with its reason."""
+    img = decode_image(source)
+    found, factor = _locate(img)
+    if isinstance(found, str):
+        return Preprocessed(image=None, reason=found)
+    return preprocess_ink(found.ink, extent=max(found.ink.shape) * factor)
+
+
+def preprocess_ink(ink: np.ndarray, extent: float | None = None) -> Preprocessed:
+    """Cropped ink (ink high, [0, 1]) -> 28x28: stroke normalisation, 20x20 fit, centre of mass."""
+    if extent is not None and extent < MIN_EXTENT_PX:
+        return Preprocessed(image=None, reason="no digit: only a speck of ink")
+    ink, width, adjusted = normalise_strokes(ink)
+    if STROKE_SIDE / max(width, 1.0) < MIN_ELONGATION:
+        return Preprocessed(image=None, reason="no digit: a dot or a smudge", stroke_width=width)
+    method = Image.Resampling.BOX if max(ink.shape) >= BOX else Image.Resampling.BILINEAR
+    patch = np.clip(_fit(ink, BOX, method), 0, None)
+    peak = float(patch.max())
+    if peak <= 0:
+        return Preprocessed(image=None, reason="no digit: nothing left after cleaning")
+    patch = np.clip(patch / peak, 0, 1)
+    return Preprocessed(image=_place(patch), stroke_width=width, stroke_adjusted=adjusted)

@@ -1,0 +1,1 @@
+"""The DigitVision Django app: submissions, model versions and the commands around the ml package."""

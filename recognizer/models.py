@@ -1,0 +1,1 @@
+"""Database models; Submission, ModelVersion and TrainingRun arrive with the web issue."""

@@ -1,0 +1,55 @@
+"""Shared fixtures: a temp MEDIA_ROOT, an untrained checkpoint and small images made in memory."""
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from ml.checkpoint import checkpoint_from_model, save_checkpoint
+from ml.model import DigitNet, ModelConfig
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path_factory) -> Path:
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(scope="session")
+def untrained_checkpoint(tmp_path_factory) -> Path:
+    """A real checkpoint file whose predictions are arbitrary, so tests do not depend on the shipped model."""
+    path = tmp_path_factory.mktemp("model") / "untrained.pt"
+    save_checkpoint(checkpoint_from_model(DigitNet(ModelConfig()), normalisation={"mean": 0.1307, "std": 0.3081}), path)
+    return path
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def digit_png(tmp_path) -> Path:
+    """A dark '7' drawn on white, like a scan."""
+    image = Image.new("L", (200, 200), 255)
+    draw = ImageDraw.Draw(image)
+    draw.line([(50, 40), (150, 40), (90, 170)], fill=0, width=18)
+    path = tmp_path / "seven.png"
+    path.write_bytes(png_bytes(image))
+    return path
+
+
+@pytest.fixture
+def blank_png(tmp_path) -> Path:
+    path = tmp_path / "blank.png"
+    path.write_bytes(png_bytes(Image.new("L", (200, 200), 255)))
+    return path
+
+
+@pytest.fixture
+def text_file(tmp_path) -> Path:
+    path = tmp_path / "notes.txt"
+    path.write_text("this is not an image\n")
+    return path
