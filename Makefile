@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run migrate fetch-mnist train bench lint
+.PHONY: install test run migrate fetch-mnist train bench bench-cli lint
 
 install: $(STAMP)
 
@@ -35,3 +35,11 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# MNIST test digits as PNG files through `manage.py predict`, the command-line contract, end to end.
+BENCH_PNGS := /tmp/digitvision-mnist-test-pngs
+bench-cli: install
+	rm -rf $(BENCH_PNGS)
+	$(PY) -m ml.bench --export-test-pngs $(BENCH_PNGS)
+	$(PY) manage.py predict --json $(BENCH_PNGS)/*.png > $(BENCH_PNGS)/predictions.jsonl
+	$(PY) -m ml.bench --score-predictions $(BENCH_PNGS)/predictions.jsonl

@@ -27,6 +27,13 @@ def png_bytes(digit: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _resized_png(data: bytes, side: int) -> bytes:
+    """The draw page's export size: a canvas PNG scaled to ``side`` x ``side``."""
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(data)).resize((side, side), Image.Resampling.LANCZOS).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def naive_input(data: bytes) -> np.ndarray:
     """The original DigitVision's preprocessing: grayscale and resize to 28x28, nothing else."""
     img = Image.open(io.BytesIO(data)).convert("L").resize((28, 28))
@@ -144,7 +151,8 @@ def run(args) -> dict:
         for s in build_suite(splits.test_images[:200], splits.test_labels[:200], per_condition=20)
         if s.condition == "canvas_alpha"
     ]
-    report["latency_one_thread"] = latency(predictor, {"mnist_png": files[:200], "canvas_png": canvas}, args.repeats)
+    kinds = {"mnist_png": files[:200], "canvas_280_png": [_resized_png(c, 280) for c in canvas], "canvas_png": canvas}
+    report["latency_one_thread"] = latency(predictor, kinds, args.repeats)
     inputs = np.stack([p.image for p in (preprocess(f) for f in files[:2048]) if not p.no_digit])
     report["throughput_one_thread"] = throughput(predictor, inputs)
     return report
@@ -164,8 +172,28 @@ def _print_robustness(rob: dict) -> None:
     print(f"{'overall':28s} {rob['count']:5d} {rob['overall']:9.4f} {'':9s} {rob['naive_overall']:7.4f}\n")
 
 
+def export_test_pngs(directory: Path) -> int:
+    """Write the MNIST test digits as PNG files named ``<index>_label<digit>.png`` for ``manage.py predict``."""
+    splits = load_mnist()
+    directory.mkdir(parents=True, exist_ok=True)
+    for index, (digit, label) in enumerate(zip(splits.test_images, splits.test_labels, strict=True)):
+        (directory / f"{index:05d}_label{label}.png").write_bytes(png_bytes(digit))
+    return len(splits.test_images)
+
+
+def score_predictions(lines: list[str]) -> dict:
+    """Accuracy of ``manage.py predict --json`` output over files named by ``export_test_pngs``."""
+    results = [json.loads(line) for line in lines if line.strip()]
+    correct = sum(r.get("digit") == int(Path(r["file"]).stem.split("_label")[1]) for r in results)
+    return {"count": len(results), "correct": correct, "accuracy": correct / max(len(results), 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark a checkpoint: accuracy, robustness, calibration, speed.")
+    parser.add_argument("--export-test-pngs", type=Path, metavar="DIR", help="only write MNIST test PNGs to DIR")
+    parser.add_argument(
+        "--score-predictions", type=Path, metavar="JSONL", help="only score `manage.py predict --json` output"
+    )
     parser.add_argument("--checkpoint", type=Path, default=SHIPPED_CHECKPOINT)
     parser.add_argument("--per-condition", type=int, default=300, help="MNIST test digits per robustness condition")
     parser.add_argument("--seed", type=int, default=0)
@@ -174,6 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-robustness", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the full report here")
     args = parser.parse_args(argv)
+    if args.export_test_pngs:
+        print(f"wrote {export_test_pngs(args.export_test_pngs)} PNG files to {args.export_test_pngs}")
+        return 0
+    if args.score_predictions:
+        score = score_predictions(args.score_predictions.read_text().splitlines())
+        print(f"manage.py predict on MNIST test PNGs: {score['correct']}/{score['count']} = {score['accuracy']:.4f}")
+        return 0
     report = run(args)
     for kind, row in report["latency_one_thread"].items():
         print(

@@ -11,7 +11,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 MAX_PIXELS = 50_000_000  # decoded size cap: a decompression bomb is refused before it is decoded
-WORK_SIDE = 512  # ink is analysed at most at this resolution; more only costs time
+WORK_SIDE = 384  # ink is analysed at most at this resolution; more only costs time
 STROKE_SIDE = 80  # the digit's longer side when its strokes are measured and normalised (4x the 20 px box)
 BOX = 20  # LeCun: the digit's bounding box is fitted into 20x20 keeping the aspect ratio ...
 SIDE = 28  # ... and placed in 28x28 with its centre of mass at the centre
@@ -83,11 +83,11 @@ def _channels(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     if img.mode in ("1", "L"):
         return np.asarray(img.convert("L"), dtype=np.float32)[..., None] / 255.0, None
     if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info):
-        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
-        alpha = rgba[..., 3]
-        if (alpha < 0.5).mean() > 0.01:
-            return rgba[..., :3], alpha
-        return rgba[..., :3], None
+        rgba = img.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
+        if (_sample(alpha.ravel()) < 0.5).mean() > 0.01:
+            return np.empty(alpha.shape + (0,), np.float32), alpha  # the colour is not needed: ink is alpha
+        return np.asarray(rgba.convert("RGB"), dtype=np.float32) / 255.0, None
     return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0, None
 
 
@@ -97,7 +97,9 @@ def _shrink(img: Image.Image, side: int) -> tuple[Image.Image, float]:
     if longest <= side:
         return img, 1.0
     factor = longest / side
-    if img.mode not in ("1", "L", "RGB", "RGBA", "LA", "I", "F"):
+    if img.mode.startswith("I;16") or img.mode == "I":
+        img = Image.fromarray(np.asarray(img, dtype=np.float32), mode="F")  # keep all 16 bits through resizing
+    elif img.mode not in ("1", "L", "RGB", "RGBA", "LA", "F"):
         img = img.convert("RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB")
     size = (max(1, round(img.width / factor)), max(1, round(img.height / factor)))
     return img.resize(size, Image.Resampling.BOX), factor
@@ -106,69 +108,78 @@ def _shrink(img: Image.Image, side: int) -> tuple[Image.Image, float]:
 # --------------------------------------------------------------------------- ink extraction
 
 
-def otsu_threshold(values: np.ndarray, bins: int = 128) -> float:
-    """Threshold in [0, 1] maximising the between-class variance of ``values``."""
-    hist, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
-    hist = hist.astype(np.float64)
-    centres = (edges[:-1] + edges[1:]) / 2
+def otsu_threshold(values: np.ndarray) -> float:
+    """Threshold in [0, 1] maximising the between-class variance of ``values`` (256 levels)."""
+    hist = np.bincount((np.clip(values, 0, 1) * 255).astype(np.uint8).ravel(), minlength=256).astype(np.float64)
+    centres = (np.arange(256) + 0.5) / 256
     w0 = np.cumsum(hist)
     w1 = w0[-1] - w0
     m0 = np.cumsum(hist * centres)
     mean0 = m0 / np.maximum(w0, 1)
     mean1 = (m0[-1] - m0) / np.maximum(w1, 1)
     between = w0 * w1 * (mean0 - mean1) ** 2
-    return float(edges[int(np.argmax(between)) + 1])
+    return float((int(np.argmax(between)) + 1) / 256)
 
 
-def _coarse_background(colour: np.ndarray, weight: np.ndarray | None, cells: int = 24) -> np.ndarray:
-    """A smooth per-channel background (H, W, C) from a coarse grid, ignoring pixels with weight 0."""
-    h, w, c = colour.shape
-    gh, gw = max(2, round(cells * h / max(h, w))), max(2, round(cells * w / max(h, w)))
-    if weight is None:
-        grid = np.stack([_box(colour[..., k], gh, gw) for k in range(c)], axis=-1)
-        # A median over neighbouring cells ignores cells that thin strokes darkened.
-        grid = ndimage.median_filter(grid, size=(5, 5, 1), mode="nearest")
-    else:
-        den = _box(weight, gh, gw)
-        grid = (
-            np.stack([_box(colour[..., k] * weight, gh, gw) for k in range(c)], axis=-1)
-            / np.maximum(den, 1e-6)[..., None]
-        )
-        valid = den > 0.05
-        if not valid.any():
-            return np.broadcast_to(np.median(colour.reshape(-1, c), axis=0), colour.shape)
-        # Cells that are nearly all ink borrow the nearest cell that saw paper.
-        nearest = ndimage.distance_transform_edt(~valid, return_distances=False, return_indices=True)
-        grid = grid[nearest[0], nearest[1]]
-        grid = ndimage.uniform_filter(grid, size=(3, 3, 1), mode="nearest")
-    return np.stack([_resize(grid[..., k], h, w, Image.Resampling.BILINEAR) for k in range(c)], axis=-1)
+def _sample(values: np.ndarray, limit: int = 20_000) -> np.ndarray:
+    """An even subsample: medians and percentiles need no more, and big images stay fast."""
+    return values[:: max(1, values.size // limit)]
 
 
-def _box(channel: np.ndarray, h: int, w: int) -> np.ndarray:
-    return _resize(channel, h, w, Image.Resampling.BOX)
+BACKGROUND_SIDE = 64  # the paper's lighting is estimated on a thumbnail this size: it varies slowly
+BACKGROUND_REACH = 0.3  # ... with a window this fraction of the thumbnail, wider than any marker stroke
 
 
 def _resize(channel: np.ndarray, h: int, w: int, method: Image.Resampling) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(channel, dtype=np.float32)).resize((w, h), method))
 
 
-def _difference(colour: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """How far each pixel is from its background, in any direction: dark or light ink, any hue."""
-    return np.abs(colour - background).max(axis=-1)
+def _luminance(colour: np.ndarray) -> np.ndarray:
+    return colour.mean(axis=-1)
+
+
+def ink_is_dark(colour: np.ndarray) -> bool:
+    """Polarity: the paper is most of the picture, so the ink is on the side of the longer luminance tail."""
+    lum = _luminance(colour)
+    low, median, high = np.percentile(lum, [0.5, 50, 99.5])
+    return bool(median - low >= high - median)
+
+
+def paper_colour(colour: np.ndarray, dark_ink: bool) -> np.ndarray:
+    """The paper's colour at every pixel (H, W, C), following uneven lighting but not the strokes.
+
+    A grey closing (for dark ink; opening for light ink) on a thumbnail erases every stroke narrower than
+    its window, leaving the lighting; the thumbnail keeps it cheap and the upscale keeps it smooth.
+    """
+    h, w, c = colour.shape
+    scale = BACKGROUND_SIDE / max(h, w)
+    th, tw = max(1, round(h * scale)), max(1, round(w * scale))
+    size = max(3, round(BACKGROUND_REACH * BACKGROUND_SIDE))
+    morph = ndimage.grey_closing if dark_ink else ndimage.grey_opening
+    planes = []
+    for k in range(c):
+        thumb = _resize(colour[..., k], th, tw, Image.Resampling.BOX)
+        thumb = ndimage.uniform_filter(morph(thumb, size=(size, size), mode="reflect"), size=5, mode="nearest")
+        planes.append(_resize(thumb, h, w, Image.Resampling.BILINEAR))
+    return np.stack(planes, axis=-1)
 
 
 def ink_map(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     """Ink strength per pixel, 0 = paper; polarity, hue and uneven lighting removed."""
     if alpha is not None:
         return alpha  # a canvas export: the strokes are whatever is opaque
+    dark = ink_is_dark(colour)
     h, w, c = colour.shape
-    if min(h, w) < 64:
-        background = np.median(colour.reshape(-1, c), axis=0)
-        return _difference(colour, background)
-    rough = _difference(colour, _coarse_background(colour, None))
-    ink = rough > max(otsu_threshold(rough), 0.05)
-    paper = (~ndimage.binary_dilation(ink, iterations=2)).astype(np.float32)
-    return _difference(colour, _coarse_background(colour, paper))
+    if min(h, w) < 48:  # too small to have lighting worth modelling: the median is the paper
+        paper = np.median(colour.reshape(-1, c), axis=0)
+    else:
+        paper = paper_colour(colour, dark)
+    # Ink absorbs (dark ink) or reflects (chalk, white pen) in every channel; the strongest channel wins,
+    # so red ink on pink paper counts as much as black on white.
+    # Dark ink is measured against the light falling on it (reflectance), so a stroke in a shadow counts
+    # as much as one in the light; light ink on a dark ground is measured as plain difference.
+    difference = (paper - colour) / np.maximum(paper, 0.1) if dark else colour - paper
+    return np.clip(difference.max(axis=-1), 0.0, 1.0)
 
 
 # --------------------------------------------------------------------------- finding the digit
@@ -218,15 +229,15 @@ def _find_digit(colour: np.ndarray, alpha: np.ndarray | None) -> _Found | str:
         return "blank image: no ink found"
     threshold = max(otsu_threshold(strength), 0.5 * MIN_CONTRAST)
     mask = strength > threshold
-    paper = strength[~mask]
-    noise = 1.4826 * float(np.median(np.abs(paper - np.median(paper)))) if paper.size else 0.0
-    level = float(np.percentile(strength[mask], 90)) if mask.any() else 0.0
+    paper = _sample(strength[~mask])
     floor = float(np.median(paper)) if paper.size else 0.0
+    noise = 1.4826 * float(np.median(np.abs(paper - floor))) if paper.size else 0.0
+    level = float(np.percentile(_sample(strength[mask]), 90)) if mask.any() else 0.0
     if level - floor < MIN_CONTRAST or level - floor < MIN_SNR * noise:
         return "no digit: the image is blank or too faint"
     mask = _select_components(mask)
-    ys, xs = np.nonzero(mask)
-    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     # Soft ink: the paper's level maps to 0 and the typical stroke core to 1, keeping anti-aliased edges.
     low = floor + 0.5 * (threshold - floor)
     ink = np.clip((strength[y0:y1, x0:x1] - low) / max(level - low, 1e-6), 0.0, 1.0)
