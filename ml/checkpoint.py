@@ -73,15 +73,18 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: unknown checkpoint format")
-    return Checkpoint(
-        state_dict=payload["state_dict"],
-        model_config=ModelConfig.from_dict(payload["model_config"]),
-        normalisation=payload["normalisation"],
-        temperature=payload["temperature"],
-        metrics=payload.get("metrics", {}),
-        data_checksums=payload.get("data_checksums", {}),
-        info=payload.get("info", {}),
-    )
+    try:
+        return Checkpoint(
+            state_dict=payload["state_dict"],
+            model_config=ModelConfig.from_dict(payload["model_config"]),
+            normalisation=payload["normalisation"],
+            temperature=payload["temperature"],
+            metrics=payload.get("metrics", {}),
+            data_checksums=payload.get("data_checksums", {}),
+            info=payload.get("info", {}),
+        )
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}: incomplete checkpoint ({exc!r} missing or malformed)") from exc
 
 
 def file_sha256(path: Path) -> str:

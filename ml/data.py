@@ -126,8 +126,12 @@ def fetch_mnist(root: Path = DEFAULT_ROOT, *, timeout: float = 20.0, log=print) 
 def read_idx(path: Path) -> np.ndarray:
     """Parse an IDX file (big-endian header: magic, then one uint32 per dimension)."""
     raw = path.read_bytes()
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":  # two zero bytes, then 0x08 for unsigned bytes
+        raise ValueError(f"{path}: not an unsigned-byte IDX file")
     ndim = raw[3]
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if len(raw) != 4 + 4 * ndim + int(np.prod(shape)):
+        raise ValueError(f"{path}: IDX data length does not match its header {shape}")
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -146,6 +150,8 @@ class MnistSplits:
 
 def validation_indices(n_train: int = 60_000) -> np.ndarray:
     """The fixed indices of the training set held out for model selection."""
+    if n_train <= VALIDATION_SIZE:
+        raise ValueError(f"a training set of {n_train} digits leaves nothing to train on")
     return np.sort(np.random.default_rng(VALIDATION_SEED).permutation(n_train)[:VALIDATION_SIZE])
 
 

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ml.calibrate import (
     ECE_BINS,
@@ -23,7 +22,6 @@ from ml.train import as_float_images, predict_logits
 
 def model_logits(ckpt: Checkpoint, images: np.ndarray) -> np.ndarray:
     """Uncalibrated logits of a checkpoint's model for uint8 or [0, 1] (N, 28, 28) images."""
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     return predict_logits(ckpt.build_model(), as_float_images(images)).numpy()
 
 

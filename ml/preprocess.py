@@ -159,7 +159,11 @@ def paper_colour(colour: np.ndarray, dark_ink: bool) -> np.ndarray:
     planes = []
     for k in range(c):
         thumb = _resize(colour[..., k], th, tw, Image.Resampling.BOX)
-        thumb = ndimage.uniform_filter(morph(thumb, size=(size, size), mode="reflect"), size=5, mode="nearest")
+        # An odd reflection continues a lighting gradient past the border; an even one would fold it back
+        # and make the darker edge of an unevenly lit page look like ink.
+        padded = np.pad(thumb, size, mode="reflect", reflect_type="odd")
+        thumb = morph(padded, size=(size, size))[size:-size, size:-size]
+        thumb = ndimage.uniform_filter(thumb, size=5, mode="nearest")
         planes.append(_resize(thumb, h, w, Image.Resampling.BILINEAR))
     return np.stack(planes, axis=-1)
 

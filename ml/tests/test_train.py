@@ -1,0 +1,157 @@
+"""Training smoke runs on tiny drawn digits, fine-tuning, and the augmentation/eval transforms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ml.augment import MNIST_MEAN, MNIST_STD, AugmentConfig, augment_batch, to_model_input
+from ml.model import DigitNet
+from ml.tests.conftest import TINY, make_checkpoint
+from ml.tests.drawing import toy_dataset
+from ml.train import TrainConfig, as_float_images, fine_tune, fit, predict_logits
+
+CHANCE = 0.25  # four classes: 7, 0, 4, 2
+
+
+@pytest.fixture(scope="module")
+def toy():
+    train_x, train_y = toy_dataset(320, seed=1)
+    val_x, val_y = toy_dataset(80, seed=2)
+    return as_float_images(train_x), torch.as_tensor(train_y), as_float_images(val_x), torch.as_tensor(val_y)
+
+
+def _fit(toy, seed=0, progress=None):
+    torch.manual_seed(123)  # the initial weights; fit() seeds its own shuffling and augmentation
+    model = DigitNet(TINY)
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=4e-3, seed=seed, threads=1, model=TINY)
+    return fit(model, *toy, cfg, progress=progress, show_bar=False)
+
+
+@pytest.fixture(scope="module")
+def fitted(toy):
+    calls = []
+    model, history = _fit(toy, progress=lambda fraction, step: calls.append((fraction, step)))
+    return model, history, calls
+
+
+def test_fit_history_and_learning(fitted, toy):
+    model, history, _ = fitted
+    assert [r.epoch for r in history] == [1, 2]
+    assert all(r.seconds >= 0 and r.lr > 0 for r in history)
+    assert history[-1].train_loss < history[0].train_loss  # observed 1.91 -> 1.10
+    best = max(r.val_accuracy for r in history)
+    assert best > CHANCE + 0.25  # observed 1.0
+    # the returned model is the validation-best epoch, in eval mode
+    assert not model.training
+    val_x, val_y = toy[2], toy[3]
+    accuracy = (predict_logits(model, val_x).argmax(1) == val_y).float().mean().item()
+    assert accuracy == pytest.approx(best)
+
+
+def test_fit_progress(fitted):
+    _, _, calls = fitted
+    fractions = [f for f, _ in calls]
+    assert len(calls) >= 2
+    assert all(0.0 <= f <= 1.0 for f in fractions)
+    assert fractions == sorted(fractions)
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert all(isinstance(step, str) and step for _, step in calls)
+
+
+def test_fit_is_reproducible(fitted, toy):
+    again, history_again = _fit(toy)[:2]
+    reference = fitted[0].state_dict()
+    assert reference.keys() == again.state_dict().keys()
+    for name, tensor in again.state_dict().items():
+        assert torch.equal(tensor, reference[name]), name
+    assert [r.train_loss for r in history_again] == [r.train_loss for r in fitted[1]]
+
+
+def test_fit_depends_on_seed(fitted, toy):
+    other, _ = _fit(toy, seed=1)
+    reference = fitted[0].state_dict()
+    assert any(not torch.equal(t, reference[k]) for k, t in other.state_dict().items() if t.is_floating_point())
+
+
+def test_fine_tune_returns_model_and_reports_progress():
+    base = make_checkpoint()
+    before = {k: v.clone() for k, v in base.state_dict.items()}
+    extra_x, extra_y = toy_dataset(40, seed=5)
+    replay_x, replay_y = toy_dataset(100, seed=6)
+    val_x, val_y = toy_dataset(40, seed=7)
+    calls = []
+    model, history = fine_tune(
+        base,
+        extra_x.astype(np.float32) / 255.0,  # corrections arrive preprocessed, as floats in [0, 1]
+        extra_y,
+        replay_x,  # MNIST replay arrives as uint8
+        replay_y,
+        val_x,
+        val_y,
+        epochs=1,
+        progress=lambda fraction, step: calls.append(fraction),
+    )
+    assert isinstance(model, DigitNet) and not model.training
+    assert model.config == base.model_config
+    assert len(history) == 1
+    assert calls and calls[-1] == 1.0 and all(0.0 <= f <= 1.0 for f in calls)
+    changed = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])]
+    assert changed, "fine-tuning did not change any weight"
+    for name, tensor in base.state_dict.items():  # the base checkpoint is left as it was
+        assert torch.equal(tensor, before[name]), name
+
+
+# --------------------------------------------------------------------------- augmentation
+
+
+@pytest.fixture(scope="module")
+def batch():
+    images, _ = toy_dataset(24, seed=9)
+    return as_float_images(images)
+
+
+def test_augment_keeps_shape_and_range(batch):
+    out = augment_batch(batch, AugmentConfig(), torch.Generator().manual_seed(0))
+    assert out.shape == batch.shape and out.dtype == torch.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert torch.isfinite(out).all()
+    assert not torch.equal(out, batch)
+    # every digit keeps its ink (nothing is shifted or scaled off the canvas)
+    assert (out.amax(dim=(1, 2, 3)) > 0.5).all()
+
+
+def test_augment_is_deterministic_for_a_seeded_generator(batch):
+    cfg = AugmentConfig()
+    a = augment_batch(batch, cfg, torch.Generator().manual_seed(42))
+    b = augment_batch(batch, cfg, torch.Generator().manual_seed(42))
+    c = augment_batch(batch, cfg, torch.Generator().manual_seed(43))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_augment_without_distortions_is_identity(batch):
+    cfg = AugmentConfig(
+        rotation_deg=0,
+        scale=(1, 1),
+        aspect=(1, 1),
+        shear=0,
+        translate_px=0,
+        p_thicken=0,
+        p_thin=0,
+        p_blur=0,
+        p_lowres=0,
+    )
+    out = augment_batch(batch, cfg, torch.Generator().manual_seed(0))
+    # the contrast re-stretch divides by each digit's peak, which is 1 for these digits
+    assert torch.allclose(out, batch, atol=1e-5)
+
+
+def test_to_model_input():
+    uint8 = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
+    x = to_model_input(uint8)
+    assert x.shape == (5, 1, 28, 28) and x.dtype == torch.float32
+    assert torch.allclose(x, to_model_input(uint8.float() / 255.0))
+    assert torch.allclose(to_model_input(torch.zeros(1, 28, 28)), torch.full((1, 1, 28, 28), -MNIST_MEAN / MNIST_STD))
+    assert to_model_input(torch.zeros(2, 1, 28, 28)).shape == (2, 1, 28, 28)
