@@ -147,6 +147,7 @@ def finalize_checkpoint(path: Path, splits, out_dir: Path | None = None) -> dict
         "checkpoint": Path(path).name,
         "checkpoint_sha256": sha,
         "command": ckpt.info.get("command"),
+        "evaluation_command": "python -m ml.evaluate --checkpoint " + str(path),
         "data_checksums": ckpt.data_checksums,
         "parameters": ckpt.info.get("parameters"),
         "train_seconds": ckpt.info.get("train_seconds"),
