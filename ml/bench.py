@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ml.calibrate import calibrated_probabilities, expected_calibration_error, fit_temperature
-from ml.checkpoint import SHIPPED_CHECKPOINT
+from ml.checkpoint import SHIPPED_CHECKPOINT, load_checkpoint
 from ml.data import load_mnist
 from ml.evaluate import model_logits
 from ml.predictor import Predictor
@@ -117,8 +117,12 @@ def throughput(predictor: Predictor, inputs: np.ndarray, batch: int = 256, round
 def run(args) -> dict:
     splits = load_mnist()
     predictor = Predictor.from_checkpoint(args.checkpoint, threads=1)
-    ckpt = predictor.checkpoint
-    report: dict = {"checkpoint": str(args.checkpoint), "model_version": predictor.version}
+    ckpt = load_checkpoint(args.checkpoint)
+    report: dict = {
+        "checkpoint": str(args.checkpoint),
+        "model_version": predictor.version,
+        "backend": predictor.backend.name,
+    }
 
     logits = model_logits(ckpt, splits.test_images)
     report["mnist_test_accuracy_tensors"] = float((logits.argmax(1) == splits.test_labels).mean())
@@ -153,15 +157,19 @@ def run(args) -> dict:
     ]
     kinds = {"mnist_png": files[:200], "canvas_280_png": [_resized_png(c, 280) for c in canvas], "canvas_png": canvas}
     report["latency_one_thread"] = latency(predictor, kinds, args.repeats)
+    if predictor.backend.name != "torch":  # the same inputs through eager PyTorch, side by side
+        eager = Predictor.from_checkpoint(args.checkpoint, threads=1, backend="torch")
+        report["latency_one_thread_torch"] = latency(eager, kinds, args.repeats)
     inputs = np.stack([p.image for p in (preprocess(f) for f in files[:2048]) if not p.no_digit])
     report["throughput_one_thread"] = throughput(predictor, inputs)
     return report
 
 
-def _print_so_far(report: dict) -> None:
+def _print_so_far(report: dict, _printed: set = set()) -> None:  # noqa: B006 - remembers what was printed
     for key, value in report.items():
-        if isinstance(value, float):
+        if isinstance(value, float) and key not in _printed:
             print(f"{key:40s} {value:.4f}")
+            _printed.add(key)
     print()
 
 
@@ -188,6 +196,16 @@ def score_predictions(lines: list[str]) -> dict:
     return {"count": len(results), "correct": correct, "accuracy": correct / max(len(results), 1)}
 
 
+def _print_latency(rows: dict, backend: str) -> None:
+    print(f"single-image latency, one thread, model on {backend}:")
+    for kind, row in rows.items():
+        print(
+            f"  {kind:15s} preprocess p50 {row['preprocess']['p50_ms']:.2f} ms p99 {row['preprocess']['p99_ms']:.2f}"
+            f" | model p50 {row['model']['p50_ms']:.2f} ms p99 {row['model']['p99_ms']:.2f}"
+            f" | total p50 {row['total']['p50_ms']:.2f} ms p99 {row['total']['p99_ms']:.2f}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark a checkpoint: accuracy, robustness, calibration, speed.")
     parser.add_argument("--export-test-pngs", type=Path, metavar="DIR", help="only write MNIST test PNGs to DIR")
@@ -210,12 +228,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"manage.py predict on MNIST test PNGs: {score['correct']}/{score['count']} = {score['accuracy']:.4f}")
         return 0
     report = run(args)
-    for kind, row in report["latency_one_thread"].items():
-        print(
-            f"latency {kind:12s} preprocess p50 {row['preprocess']['p50_ms']:.2f} ms p99 "
-            f"{row['preprocess']['p99_ms']:.2f} | model p50 {row['model']['p50_ms']:.2f} ms p99 "
-            f"{row['model']['p99_ms']:.2f} | total p50 {row['total']['p50_ms']:.2f} ms p99 {row['total']['p99_ms']:.2f}"
-        )
+    _print_latency(report["latency_one_thread"], report["backend"])
+    if "latency_one_thread_torch" in report:
+        _print_latency(report["latency_one_thread_torch"], "torch")
+        ratios = [
+            report["latency_one_thread_torch"][kind]["model"]["p50_ms"] / row["model"]["p50_ms"]
+            for kind, row in report["latency_one_thread"].items()
+        ]
+        print(f"model step, eager PyTorch / {report['backend']} (p50 ratio): {min(ratios):.1f}x to {max(ratios):.1f}x")
     print(
         f"throughput (model only, batch {report['throughput_one_thread']['batch']}, one thread): "
         f"{report['throughput_one_thread']['images_per_second']:.0f} images/s"

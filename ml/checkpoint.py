@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from ml.data import sha256_of
 from ml.model import DigitNet, ModelConfig
 
 FORMAT_VERSION = 1
@@ -61,7 +61,7 @@ def save_checkpoint(ckpt: Checkpoint, path: Path, *, half: bool = True) -> str:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
-    return file_sha256(path)
+    return sha256_of(path)
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
@@ -85,7 +85,3 @@ def load_checkpoint(path: Path) -> Checkpoint:
         )
     except (KeyError, TypeError) as exc:
         raise CheckpointError(f"{path}: incomplete checkpoint ({exc!r} missing or malformed)") from exc
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -16,7 +16,8 @@ from ml.calibrate import (
     fit_temperature,
     reliability_bins,
 )
-from ml.checkpoint import SHIPPED_CHECKPOINT, Checkpoint, file_sha256, load_checkpoint, save_checkpoint
+from ml.checkpoint import SHIPPED_CHECKPOINT, Checkpoint, load_checkpoint, save_checkpoint
+from ml.data import sha256_of
 from ml.train import as_float_images, predict_logits
 
 
@@ -160,6 +161,9 @@ def finalize_checkpoint(path: Path, splits, out_dir: Path | None = None) -> dict
     }
     (out_dir / "metrics.json").write_text(json.dumps(document, indent=1))
     save_plots(report, history, out_dir)
+    from ml.export import export_onnx
+
+    export_onnx(path)  # serving uses the ONNX graph; it records this checkpoint's sha256
     print(
         f"test accuracy {report['test']['accuracy']:.4f}; ECE {report['test_ece_before_scaling']:.4f} -> "
         f"{report['test_ece_after_scaling']:.4f} at T={temperature:.3f}; wrote {out_dir / 'metrics.json'}"
@@ -174,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     from ml.data import load_mnist
 
     finalize_checkpoint(args.checkpoint, load_mnist())
-    print(f"checkpoint sha256 {file_sha256(args.checkpoint)}")
+    print(f"checkpoint sha256 {sha256_of(args.checkpoint)}")
     return 0
 
 

@@ -1,14 +1,19 @@
-"""Load a checkpoint once and turn images into calibrated digit predictions."""
+"""Load a model once and turn images into calibrated digit predictions.
+
+Two interchangeable backends compute the calibrated logits: ONNX Runtime, used whenever the checkpoint has
+a matching ``.onnx`` beside it (several times faster for one image, and a serving process never imports
+torch), and PyTorch, which needs only the checkpoint.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-import torch
 
-from ml.checkpoint import Checkpoint, file_sha256, load_checkpoint
+from ml.data import sha256_of
 from ml.preprocess import ImageDecodeError, Preprocessed, preprocess
 
 __all__ = ["ImageDecodeError", "Prediction", "Predictor"]
@@ -29,38 +34,101 @@ class Prediction:
         return self.digit is None
 
 
-class Predictor:
-    """A model in eval mode with its temperature and normalisation; cheap to call, costly to build."""
+class Backend(Protocol):
+    name: str
 
-    def __init__(self, checkpoint: Checkpoint, version: str, threads: int = 1):
+    def calibrated_logits(self, images: np.ndarray) -> np.ndarray:
+        """(N, 1, 28, 28) float32 in [0, 1] -> (N, 10) logits already divided by the temperature."""
+
+
+class TorchBackend:
+    name = "torch"
+
+    def __init__(self, checkpoint_path: Path, threads: int):
+        import torch
+
+        from ml.checkpoint import load_checkpoint
+
         # One intra-op thread: with two threads on two cores, tail latency got much worse under load.
         torch.set_num_threads(threads)
-        self.model = checkpoint.build_model()
-        self.temperature = float(checkpoint.temperature)
-        self.mean = float(checkpoint.normalisation["mean"])
-        self.std = float(checkpoint.normalisation["std"])
+        self._torch = torch
+        self.checkpoint = load_checkpoint(checkpoint_path)
+        self.model = self.checkpoint.build_model()
+        self.mean = float(self.checkpoint.normalisation["mean"])
+        self.std = float(self.checkpoint.normalisation["std"])
+        self.temperature = float(self.checkpoint.temperature)
+
+    def calibrated_logits(self, images: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            x = self._torch.from_numpy(images)
+            return (self.model((x - self.mean) / self.std) / self.temperature).numpy()
+
+
+class OnnxBackend:
+    name = "onnxruntime"
+
+    def __init__(self, onnx_path: Path, threads: int):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.metadata = self.session.get_modelmeta().custom_metadata_map
+        self.input_name = self.session.get_inputs()[0].name
+
+    def calibrated_logits(self, images: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: images})[0]
+
+
+def _matching_onnx(checkpoint_path: Path, checkpoint_sha: str) -> Path | None:
+    """The sibling .onnx file if it was exported from exactly this checkpoint and ONNX Runtime is installed."""
+    candidate = checkpoint_path.with_suffix(".onnx")
+    if not candidate.is_file():
+        return None
+    try:
+        import onnx
+        import onnxruntime  # noqa: F401 - only checking that the backend can run
+    except ImportError:
+        return None
+    props = {p.key: p.value for p in onnx.load(str(candidate), load_external_data=False).metadata_props}
+    return candidate if props.get("checkpoint_sha256") == checkpoint_sha else None
+
+
+class Predictor:
+    """Preprocessing plus a backend; cheap to call, costly to build: build once per process."""
+
+    def __init__(self, backend: Backend, version: str):
+        self.backend = backend
         self.version = version
-        self.checkpoint = checkpoint
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, version: str | None = None, threads: int = 1) -> Predictor:
+    def from_checkpoint(
+        cls, path: str | Path, version: str | None = None, threads: int = 1, backend: str = "auto"
+    ) -> Predictor:
+        """backend: "auto" (ONNX Runtime when a matching .onnx is beside the checkpoint), "onnx" or "torch"."""
         path = Path(path)
-        return cls(load_checkpoint(path), version or f"digitnet-{file_sha256(path)[:8]}", threads)
+        sha = sha256_of(path)
+        onnx_path = _matching_onnx(path, sha) if backend in ("auto", "onnx") else None
+        if backend == "onnx" and onnx_path is None:
+            raise FileNotFoundError(f"no ONNX export of {path} (run: python -m ml.export --checkpoint {path})")
+        chosen = OnnxBackend(onnx_path, threads) if onnx_path else TorchBackend(path, threads)
+        return cls(chosen, version or f"digitnet-{sha[:8]}")
 
-    @torch.inference_mode()
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """(N, 28, 28) preprocessed inputs in [0, 1] -> (N, 10) calibrated probabilities."""
-        x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)).view(-1, 1, 28, 28)
-        logits = self.model((x - self.mean) / self.std)
-        return torch.softmax(logits / self.temperature, dim=1).numpy()
+        x = np.ascontiguousarray(inputs, dtype=np.float32).reshape(-1, 1, 28, 28)
+        logits = self.backend.calibrated_logits(x)
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
 
     def predict(self, image) -> Prediction:
         """image: bytes, a path or a PIL image. Raises ImageDecodeError for anything unreadable."""
         return self.predict_batch([image])[0]
 
     def predict_batch(self, images: list) -> list[Prediction]:
-        prepared = [preprocess(image) for image in images]
-        return self.predict_preprocessed(prepared)
+        """Raises ImageDecodeError if any image is unreadable; preprocess each first to handle them one by one."""
+        return self.predict_preprocessed([preprocess(image) for image in images])
 
     def predict_preprocessed(self, prepared: list[Preprocessed]) -> list[Prediction]:
         found = [p.image for p in prepared if not p.no_digit]

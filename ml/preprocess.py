@@ -73,22 +73,32 @@ def decode_image(source: bytes | str | Path | Image.Image | io.IOBase) -> Image.
     return img
 
 
-def _channels(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """float32 colour (H, W, C) in [0, 1] and alpha (H, W) if the image is really transparent."""
+def ink_source(img: Image.Image) -> tuple[Image.Image, bool]:
+    """The picture to look for ink in ("L", "RGB" or [0, 1] "F"), and whether it is a canvas's alpha mask.
+
+    Decided at full resolution with cheap Pillow operations, so only what is needed gets resized.
+    """
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         # Pillow's convert("L") clips 16-bit values at 255, so scale them ourselves.
         arr = np.asarray(img, dtype=np.float32)
         top = 65535.0 if arr.max() > 255 else 255.0
-        return np.clip(arr / top, 0, 1)[..., None], None
+        return Image.fromarray(np.clip(arr / top, 0, 1), mode="F"), False
     if img.mode in ("1", "L"):
-        return np.asarray(img.convert("L"), dtype=np.float32)[..., None] / 255.0, None
+        return img.convert("L"), False
     if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
-        if (_sample(alpha.ravel()) < 0.5).mean() > 0.01:
-            return np.empty(alpha.shape + (0,), np.float32), alpha  # the colour is not needed: ink is alpha
-        return np.asarray(rgba.convert("RGB"), dtype=np.float32) / 255.0, None
-    return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0, None
+        rgba = img if img.mode == "RGBA" else img.convert("RGBA")
+        alpha = rgba.getchannel("A")
+        if sum(alpha.histogram()[:128]) > 0.01 * alpha.width * alpha.height:
+            return alpha, True  # a canvas export: the strokes are whatever is opaque, whatever their colour
+        return rgba.convert("RGB"), False
+    return img.convert("RGB"), False
+
+
+def _as_array(img: Image.Image) -> np.ndarray:
+    """float32 (H, W, C) in [0, 1]."""
+    arr = np.asarray(img, dtype=np.float32)
+    arr = arr if img.mode == "F" else arr / 255.0
+    return arr if arr.ndim == 3 else arr[..., None]
 
 
 def _shrink(img: Image.Image, side: int) -> tuple[Image.Image, float]:
@@ -97,10 +107,6 @@ def _shrink(img: Image.Image, side: int) -> tuple[Image.Image, float]:
     if longest <= side:
         return img, 1.0
     factor = longest / side
-    if img.mode.startswith("I;16") or img.mode == "I":
-        img = Image.fromarray(np.asarray(img, dtype=np.float32), mode="F")  # keep all 16 bits through resizing
-    elif img.mode not in ("1", "L", "RGB", "RGBA", "LA", "F"):
-        img = img.convert("RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB")
     size = (max(1, round(img.width / factor)), max(1, round(img.height / factor)))
     return img.resize(size, Image.Resampling.BOX), factor
 
@@ -171,10 +177,10 @@ def paper_colour(colour: np.ndarray, dark_ink: bool) -> np.ndarray:
     return np.stack(planes, axis=-1)
 
 
-def ink_map(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """Ink strength per pixel, 0 = paper; polarity, hue and uneven lighting removed."""
-    if alpha is not None:
-        return alpha  # a canvas export: the strokes are whatever is opaque
+def ink_map(colour: np.ndarray, is_alpha: bool = False) -> np.ndarray:
+    """Ink strength per pixel, 0 = paper; polarity, hue and uneven lighting removed. colour: (H, W, C)."""
+    if is_alpha:
+        return colour[..., 0]
     dark = ink_is_dark(colour)
     h, w, c = colour.shape
     if min(h, w) < 48:  # too small to have lighting worth modelling: the median is the paper
@@ -229,9 +235,9 @@ class _Found:
     box: tuple[int, int, int, int]  # y0, y1, x0, x1 in the analysed image
 
 
-def _find_digit(colour: np.ndarray, alpha: np.ndarray | None) -> _Found | str:
+def _find_digit(colour: np.ndarray, is_alpha: bool) -> _Found | str:
     """The digit's ink, cropped and scaled to [0, 1], or the reason there is no digit."""
-    strength = ink_map(colour, alpha)
+    strength = ink_map(colour, is_alpha)
     if float(strength.max()) < MIN_CONTRAST:
         return "blank image: no ink found"
     threshold = max(otsu_threshold(strength), 0.5 * MIN_CONTRAST)
@@ -262,11 +268,10 @@ def _find_digit(colour: np.ndarray, alpha: np.ndarray | None) -> _Found | str:
     return _Found(ink=ink.astype(np.float32), box=box)
 
 
-def _locate(img: Image.Image, depth: int = 0) -> tuple[_Found | str, float]:
+def _locate(img: Image.Image, is_alpha: bool, depth: int = 0) -> tuple[_Found | str, float]:
     """Find the digit; in a big image with a small digit, look again at full resolution around it."""
     work, factor = _shrink(img, WORK_SIDE)
-    colour, alpha = _channels(work)
-    found = _find_digit(colour, alpha)
+    found = _find_digit(_as_array(work), is_alpha)
     if isinstance(found, str) or depth > 0 or factor <= 1.5:
         return found, factor
     y0, y1, x0, x1 = found.box
@@ -281,7 +286,7 @@ def _locate(img: Image.Image, depth: int = 0) -> tuple[_Found | str, float]:
             min(img.height, int((y1 + margin) * factor) + 1),
         )
     )
-    return _locate(crop, depth + 1)
+    return _locate(crop, is_alpha, depth + 1)
 
 
 # --------------------------------------------------------------------------- strokes and placement
@@ -341,7 +346,7 @@ def _place(patch: np.ndarray) -> np.ndarray:
 def preprocess(source: bytes | str | Path | Image.Image | io.IOBase) -> Preprocessed:
     """Any image -> the model's 28x28 input in [0, 1] (ink high), or a "no digit" verdict with its reason."""
     img = decode_image(source)
-    found, factor = _locate(img)
+    found, factor = _locate(*ink_source(img))
     if isinstance(found, str):
         return Preprocessed(image=None, reason=found)
     return preprocess_ink(found.ink, extent=max(found.ink.shape) * factor)

@@ -11,10 +11,10 @@ from ml.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
     checkpoint_from_model,
-    file_sha256,
     load_checkpoint,
     save_checkpoint,
 )
+from ml.data import sha256_of
 from ml.model import DigitNet, ModelConfig
 from ml.tests.conftest import NORMALISATION
 
@@ -52,7 +52,7 @@ def saved(trained_like_model, tmp_path_factory):
 
 def test_load_round_trip_preserves_everything(saved):
     path, sha = saved
-    assert sha == file_sha256(path) and len(sha) == 64
+    assert sha == sha256_of(path) and len(sha) == 64
     ckpt = load_checkpoint(path)
     assert ckpt.model_config == ModelConfig()
     assert ckpt.temperature == pytest.approx(1.37)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import pathlib
+import shutil
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from ml.checkpoint import file_sha256, load_checkpoint
+from ml.checkpoint import load_checkpoint, save_checkpoint
+from ml.data import sha256_of
 from ml.predictor import ImageDecodeError, Prediction, Predictor
 from ml.tests.drawing import black_on_white, canvas_rgba, encode
 
@@ -15,6 +21,14 @@ from ml.tests.drawing import black_on_white, canvas_rgba, encode
 @pytest.fixture(scope="module")
 def predictor(untrained_checkpoint) -> Predictor:
     return Predictor.from_checkpoint(untrained_checkpoint)
+
+
+@pytest.fixture
+def own_checkpoint(untrained_checkpoint, tmp_path) -> pathlib.Path:
+    """A private copy, for tests that export beside it or rewrite it."""
+    path = tmp_path / "own.pt"
+    shutil.copyfile(untrained_checkpoint, path)
+    return path
 
 
 def _check_prediction(prediction: Prediction) -> None:
@@ -43,17 +57,59 @@ def test_predict_accepts_path_and_pil_image(predictor, seven_png, tmp_path):
         assert prediction.probabilities == pytest.approx(expected.probabilities)
 
 
-def test_probabilities_use_temperature(untrained_checkpoint, seven_png):
+def test_probabilities_use_temperature(untrained_checkpoint, seven_png, tmp_path):
     ckpt = load_checkpoint(untrained_checkpoint)
     assert ckpt.temperature == pytest.approx(1.5)
-    scaled = Predictor(ckpt, "v")
+    scaled = Predictor.from_checkpoint(untrained_checkpoint, backend="torch")
     ckpt.temperature = 1.0
-    plain = Predictor(ckpt, "v")
+    save_checkpoint(ckpt, tmp_path / "plain.pt")
+    plain = Predictor.from_checkpoint(tmp_path / "plain.pt", backend="torch")
     image = scaled.predict(seven_png).input_image
+    model = plain.backend
     with torch.inference_mode():
-        logits = plain.model((torch.from_numpy(image).view(1, 1, 28, 28) - plain.mean) / plain.std)[0]
+        logits = model.model((torch.from_numpy(image).view(1, 1, 28, 28) - model.mean) / model.std)[0]
     assert np.allclose(scaled.probabilities(image[None])[0], torch.softmax(logits / 1.5, 0).numpy(), atol=1e-6)
     assert np.allclose(plain.probabilities(image[None])[0], torch.softmax(logits, 0).numpy(), atol=1e-6)
+
+
+def test_onnx_backend_matches_torch_and_is_chosen_when_exported(own_checkpoint, seven_png):
+    from ml.export import export_onnx
+
+    torch_predictor = Predictor.from_checkpoint(own_checkpoint, backend="torch")
+    export_onnx(own_checkpoint)
+    auto = Predictor.from_checkpoint(own_checkpoint)
+    assert auto.backend.name == "onnxruntime" and torch_predictor.backend.name == "torch"
+    assert auto.version == torch_predictor.version
+    assert auto.predict(seven_png).probabilities == pytest.approx(
+        torch_predictor.predict(seven_png).probabilities, abs=1e-5
+    )
+
+
+def test_stale_onnx_export_is_ignored(own_checkpoint, tmp_path):
+    from ml.export import export_onnx
+
+    export_onnx(own_checkpoint)
+    ckpt = load_checkpoint(own_checkpoint)
+    ckpt.temperature = 3.0
+    save_checkpoint(ckpt, own_checkpoint)  # the checkpoint changed; its old export no longer matches
+    assert Predictor.from_checkpoint(own_checkpoint).backend.name == "torch"
+    with pytest.raises(FileNotFoundError):
+        Predictor.from_checkpoint(own_checkpoint, backend="onnx")
+
+
+def test_serving_from_onnx_never_imports_torch(own_checkpoint, seven_png, tmp_path):
+    from ml.export import export_onnx
+
+    export_onnx(own_checkpoint)
+    (tmp_path / "seven.png").write_bytes(seven_png)
+    code = (
+        "import sys; from ml.predictor import Predictor; "
+        f"p = Predictor.from_checkpoint({str(own_checkpoint)!r}); "
+        f"r = p.predict({str(tmp_path / 'seven.png')!r}); "
+        "assert p.backend.name == 'onnxruntime' and r.digit is not None; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=pathlib.Path(__file__).resolve().parents[2])
 
 
 def test_blank_image_is_no_digit(predictor):
@@ -95,7 +151,7 @@ def test_predict_batch_of_only_blanks_and_of_nothing(predictor):
 
 def test_version_string(untrained_checkpoint, predictor):
     assert predictor.version.startswith("digitnet-")
-    assert predictor.version == f"digitnet-{file_sha256(untrained_checkpoint)[:8]}"
+    assert predictor.version == f"digitnet-{sha256_of(untrained_checkpoint)[:8]}"
     assert Predictor.from_checkpoint(untrained_checkpoint, version="custom-1").version == "custom-1"
 
 
@@ -110,6 +166,6 @@ def test_default_predictor_uses_one_thread(untrained_checkpoint):
 
 
 def test_model_is_in_eval_mode(predictor, seven_png):
-    assert not predictor.model.training
+    assert not predictor.backend.model.training
     first = predictor.predict(seven_png).probabilities
     assert predictor.predict(seven_png).probabilities == first  # no dropout at inference
