@@ -17,7 +17,7 @@ BOX = 20  # LeCun: the digit's bounding box is fitted into 20x20 keeping the asp
 SIDE = 28  # ... and placed in 28x28 with its centre of mass at the centre
 CENTRE = 14.0  # MNIST's mean centre of mass, measured on the training set (row and column)
 # Stroke width (at STROKE_SIDE) band of MNIST digits, measured with ``stroke_width`` on the training set
-# (2nd and 98th percentiles). Inputs outside it are thinned or thickened to its edge; inside, left alone.
+# (2nd and 99th percentiles). Inputs outside it are thinned or thickened to its edge; inside, left alone.
 STROKE_BAND = (5.0, 19.0)
 MIN_CONTRAST = 0.10  # ink must differ from its background by 10% of the full range ...
 MIN_SNR = 4.0  # ... and stand at least this far above the background's noise
