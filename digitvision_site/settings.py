@@ -82,13 +82,17 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 
-MEDIA_URL = "media/"
+MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 
 # The model served by default: the checkpoint shipped in the repository.
 DIGITVISION_CHECKPOINT = Path(
     env.str("DIGITVISION_CHECKPOINT", default=str(BASE_DIR / "ml" / "artifacts" / "digitnet.pt"))
 )
+
+# Uploads larger than this are refused before they are decoded; Django's own request cap matches it.
+DIGITVISION_MAX_UPLOAD_BYTES = env.int("DIGITVISION_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = DIGITVISION_MAX_UPLOAD_BYTES
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -53,3 +53,52 @@ def text_file(tmp_path) -> Path:
     path = tmp_path / "notes.txt"
     path.write_text("this is not an image\n")
     return path
+
+
+@pytest.fixture(autouse=True)
+def fresh_predictor_cache():
+    """Each test starts with no loaded predictor, so cache behaviour never leaks between tests."""
+    from recognizer.inference import reset_predictor_cache
+
+    reset_predictor_cache()
+    yield
+    reset_predictor_cache()
+
+
+@pytest.fixture
+def user(db):
+    from recognizer.tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def shipped_version(db):
+    """The real shipped checkpoint registered and active, as `manage.py bootstrap` leaves it."""
+    from django.conf import settings
+
+    from recognizer.services import model_version_register
+
+    return model_version_register(path=settings.DIGITVISION_CHECKPOINT, activate=True)
+
+
+def canvas_png(draw_digit, size: int = 280) -> bytes:
+    """What the drawing canvas sends: dark strokes on a transparent RGBA background."""
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw_digit(ImageDraw.Draw(image))
+    return png_bytes(image)
+
+
+@pytest.fixture
+def canvas_one() -> bytes:
+    return canvas_png(lambda d: d.line([(140, 40), (140, 240)], fill=(0, 0, 0, 255), width=24))
+
+
+@pytest.fixture
+def canvas_seven() -> bytes:
+    return canvas_png(lambda d: d.line([(70, 50), (210, 50), (120, 240)], fill=(0, 0, 0, 255), width=24, joint="curve"))
+
+
+@pytest.fixture
+def blank_canvas() -> bytes:
+    return canvas_png(lambda d: None)

@@ -1,0 +1,48 @@
+"""Every read of the recognizer's data (HackSoftware Django-Styleguide selectors)."""
+
+from typing import Literal
+
+from django.db.models import Q, QuerySet
+
+from recognizer.models import ModelVersion, Submission
+
+
+class NoActiveModelVersionError(RuntimeError):
+    """No model version is active, so nothing can be predicted."""
+
+    def __init__(self) -> None:
+        super().__init__("no active model version: run `python manage.py bootstrap` to register the shipped model")
+
+
+def model_version_active() -> ModelVersion:
+    """The model version serving predictions; raises NoActiveModelVersionError when there is none."""
+    version = ModelVersion.objects.filter(is_active=True).first()
+    if version is None:
+        raise NoActiveModelVersionError()
+    return version
+
+
+SubmissionOrder = Literal["newest", "lowest_confidence"]
+_ORDERINGS: dict[str, list[str]] = {
+    "newest": ["-created_at", "-id"],
+    "lowest_confidence": ["confidence", "-created_at", "-id"],
+}
+
+
+def submission_list_for_user(
+    *, user, digit: int | None = None, corrected: bool | None = None, order: SubmissionOrder = "newest"
+) -> QuerySet[Submission]:
+    """A person's own submissions. ``digit`` filters on the true digit (the correction if any, else the prediction)."""
+    if order not in _ORDERINGS:
+        raise ValueError(f"unknown order {order!r}: choose one of {', '.join(_ORDERINGS)}")
+    qs = Submission.objects.filter(user=user).select_related("model_version")
+    if digit is not None:
+        qs = qs.filter(Q(corrected_digit=digit) | Q(corrected_digit__isnull=True, predicted_digit=digit))
+    if corrected is not None:
+        qs = qs.filter(corrected_digit__isnull=not corrected)
+    return qs.order_by(*_ORDERINGS[order])
+
+
+def submission_get_for_user(*, user, submission_id: int) -> Submission:
+    """One of the person's own submissions; another person's raises Submission.DoesNotExist like a missing one."""
+    return Submission.objects.select_related("model_version").get(user=user, pk=submission_id)

@@ -1,0 +1,201 @@
+"""Every write to the recognizer's data (HackSoftware Django-Styleguide services)."""
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image, UnidentifiedImageError
+
+from ml.data import sha256_of
+from ml.predictor import ImageDecodeError
+from ml.preprocess import MAX_PIXELS
+from recognizer import inference
+from recognizer.models import ModelVersion, Submission
+
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- model versions
+
+
+def _metrics_beside(path: Path, sha256: str) -> dict:
+    """The training report next to a checkpoint, unless it describes a different checkpoint."""
+    report = path.parent / "metrics.json"
+    try:
+        metrics = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(metrics, dict) or metrics.get("checkpoint_sha256", sha256) != sha256:
+        return {}
+    return metrics
+
+
+def _stored_path(path: Path) -> str:
+    # Weights under MEDIA_ROOT are stored relative to it, so media on shared storage can be mounted anywhere.
+    media = Path(settings.MEDIA_ROOT).resolve()
+    return str(path.relative_to(media)) if path.is_relative_to(media) else str(path)
+
+
+def model_version_activate(*, version: ModelVersion) -> ModelVersion:
+    """Make ``version`` the one serving predictions; every process picks it up on its next request."""
+    with transaction.atomic():
+        ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
+        # Not trusting version.is_active: the instance may be stale.
+        ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
+        version.is_active = True
+    return version
+
+
+def model_version_register(
+    *,
+    path: str | Path,
+    name: str | None = None,
+    parent: ModelVersion | None = None,
+    created_by=None,
+    activate: bool = False,
+) -> ModelVersion:
+    """Record a checkpoint file as a model version; registering the same bytes again returns the existing row."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"model checkpoint {path} not found")
+    sha256 = sha256_of(path)
+    with transaction.atomic():
+        version = ModelVersion.objects.filter(sha256=sha256).first()
+        if version is None:
+            name = name or f"digitnet-{sha256[:8]}"
+            if ModelVersion.objects.filter(name=name).exists():
+                raise ValueError(f"a different model version is already named {name!r}")
+            version = ModelVersion.objects.create(
+                name=name,
+                weights_path=_stored_path(path),
+                sha256=sha256,
+                parent=parent,
+                metrics=_metrics_beside(path, sha256),
+                created_by=created_by,
+            )
+        if activate:
+            model_version_activate(version=version)
+    return version
+
+
+# --------------------------------------------------------------------------- submissions
+
+
+class SubmissionError(ValueError):
+    """An image that cannot become a submission; ``code`` is stable for APIs and forms."""
+
+    code = "invalid"
+
+
+class TooLargeError(SubmissionError):
+    code = "too_large"
+
+
+class InvalidImageError(SubmissionError):
+    code = "invalid_image"
+
+
+class NoDigitError(SubmissionError):
+    code = "no_digit"
+
+
+# Pillow format -> the extension the stored original gets; the uploaded name is never used.
+_EXTENSIONS = {
+    "JPEG": ".jpg",
+    "MPO": ".jpg",
+    "PNG": ".png",
+    "WEBP": ".webp",
+    "GIF": ".gif",
+    "BMP": ".bmp",
+    "TIFF": ".tiff",
+}
+
+
+def _decoded_format(image_bytes: bytes) -> str:
+    """The file extension for the image's real format; refuses unreadable data and too many pixels."""
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as img:  # reads the header only
+            fmt, (width, height) = img.format or "", img.size
+    except Image.DecompressionBombError as exc:
+        raise TooLargeError(f"image too large: {exc}") from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise InvalidImageError("not an image file that can be read (PNG, JPEG, WebP, GIF, BMP, TIFF ...)") from exc
+    if width * height > MAX_PIXELS:
+        raise TooLargeError(f"image too large: {width}x{height} pixels (limit {MAX_PIXELS:,})")
+    return _EXTENSIONS.get(fmt, f".{fmt.lower() or 'img'}")
+
+
+def _png_of_input(image: np.ndarray) -> bytes:
+    """The 28x28 model input (float in [0, 1], ink high) as an 8-bit greyscale PNG."""
+    pixels = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def submission_create(*, user, image_bytes: bytes, source: str) -> Submission:
+    """Predict the digit in an image and keep it; nothing is stored when the image is refused or has no digit."""
+    if source not in Submission.Source.values:
+        raise ValueError(f"unknown source {source!r}: choose one of {', '.join(Submission.Source.values)}")
+    limit = settings.DIGITVISION_MAX_UPLOAD_BYTES
+    if len(image_bytes) > limit:
+        raise TooLargeError(f"image too large: {len(image_bytes):,} bytes (limit {limit:,})")
+    if not image_bytes:
+        raise InvalidImageError("the image is empty")
+    extension = _decoded_format(image_bytes)
+
+    predictor, version = inference.get_predictor()
+    try:
+        prediction = predictor.predict(image_bytes)
+    except ImageDecodeError as exc:
+        raise InvalidImageError(str(exc)) from exc
+    if prediction.no_digit:
+        raise NoDigitError(prediction.reason or "no digit found in the image")
+
+    submission = Submission(
+        user=user,
+        source=source,
+        predicted_digit=prediction.digit,
+        confidence=prediction.confidence,
+        probabilities=[float(p) for p in prediction.probabilities],
+        model_version=version,
+    )
+    written: list = []
+    try:
+        with transaction.atomic():
+            # upload_to replaces these names with generated ones; only the extension is kept.
+            submission.image.save(f"original{extension}", ContentFile(image_bytes), save=False)
+            written.append(submission.image)
+            submission.input_image.save("input.png", ContentFile(_png_of_input(prediction.input_image)), save=False)
+            written.append(submission.input_image)
+            submission.save()
+    except BaseException:
+        # The row was rolled back; remove the files so none is orphaned (on_commit cannot see a failure).
+        for field_file in written:
+            try:
+                field_file.storage.delete(field_file.name)
+            except OSError:
+                logger.exception("could not remove %s after a failed submission", field_file.name)
+        submission.pk = None
+        raise
+    return submission
+
+
+def submission_correct(*, submission: Submission, user, digit: int) -> Submission:
+    """Record the true digit; passing the predicted digit confirms the prediction. Can be changed later."""
+    if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9:
+        raise ValueError(f"the digit must be a whole number from 0 to 9, not {digit!r}")
+    if submission.user_id != user.pk and not user.is_staff:
+        raise PermissionDenied("only the person who made a submission, or staff, can correct it")
+    submission.corrected_digit = digit
+    submission.corrected_by = user
+    submission.corrected_at = timezone.now()
+    submission.save(update_fields=["corrected_digit", "corrected_by", "corrected_at"])
+    return submission

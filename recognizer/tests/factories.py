@@ -1,0 +1,51 @@
+"""factory_boy factories for the recognizer's test data."""
+
+import hashlib
+
+import factory
+from django.contrib.auth import get_user_model
+from factory.django import DjangoModelFactory
+
+from recognizer.models import ModelVersion, Submission
+
+
+class UserFactory(DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class ModelVersionFactory(DjangoModelFactory):
+    """A version row whose weights file does not exist; register a real file through the service instead."""
+
+    class Meta:
+        model = ModelVersion
+
+    sha256 = factory.Sequence(lambda n: hashlib.sha256(f"weights {n}".encode()).hexdigest())
+    name = factory.LazyAttribute(lambda o: f"digitnet-{o.sha256[:8]}")
+    weights_path = factory.LazyAttribute(lambda o: f"models/{o.name}.pt")
+    metrics = factory.LazyFunction(dict)
+    is_active = False
+
+
+def _probabilities(digit: int, confidence: float) -> list[float]:
+    rest = (1.0 - confidence) / 9
+    return [confidence if d == digit else rest for d in range(10)]
+
+
+class SubmissionFactory(DjangoModelFactory):
+    class Meta:
+        model = Submission
+
+    user = factory.SubFactory(UserFactory)
+    image = factory.django.ImageField(filename="original.png", width=64, height=64, color="white")
+    input_image = factory.django.ImageField(filename="input.png", width=28, height=28, color="black")
+    source = Submission.Source.CANVAS
+    predicted_digit = factory.Sequence(lambda n: n % 10)
+    confidence = 0.9
+    probabilities = factory.LazyAttribute(lambda o: _probabilities(o.predicted_digit, o.confidence))
+    model_version = factory.SubFactory(ModelVersionFactory)

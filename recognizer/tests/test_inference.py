@@ -1,0 +1,89 @@
+"""The per-process predictor cache: load once, follow the active version, refuse weights that do not match."""
+
+import shutil
+import threading
+
+import pytest
+
+from ml.predictor import Predictor
+from recognizer import inference
+from recognizer.selectors import NoActiveModelVersionError
+from recognizer.services import model_version_activate, model_version_register
+from recognizer.tests.factories import ModelVersionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def loads(monkeypatch) -> list[str]:
+    """Every Predictor.from_checkpoint call, by version name; the real loader still runs."""
+    calls: list[str] = []
+    real = Predictor.from_checkpoint.__func__
+
+    def counting(cls, path, version=None, **kwargs):
+        calls.append(version)
+        return real(cls, path, version=version, **kwargs)
+
+    monkeypatch.setattr(Predictor, "from_checkpoint", classmethod(counting))
+    return calls
+
+
+def test_loads_once_and_reuses_the_predictor(shipped_version, loads):
+    first, version = inference.get_predictor()
+    second, _ = inference.get_predictor()
+
+    assert first is second
+    assert version == shipped_version
+    assert first.version == shipped_version.name
+    assert loads == [shipped_version.name]
+
+
+def test_concurrent_first_calls_load_once(shipped_version, loads, monkeypatch):
+    # Threads would open their own connections to the test database; the lock is what is under test.
+    monkeypatch.setattr(inference, "model_version_active", lambda: shipped_version)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(inference.get_predictor()[0])) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(loads) == 1 and len({id(p) for p in results}) == 1
+
+
+def test_reloads_when_the_active_version_changes(shipped_version, untrained_checkpoint, loads):
+    shipped, _ = inference.get_predictor()
+    candidate = model_version_register(path=untrained_checkpoint, parent=shipped_version, activate=True)
+
+    fresh, version = inference.get_predictor()
+
+    assert version == candidate and fresh is not shipped and fresh.version == candidate.name
+    model_version_activate(version=shipped_version)
+    back, _ = inference.get_predictor()
+    assert back.version == shipped_version.name
+    assert loads == [shipped_version.name, candidate.name, shipped_version.name]
+
+
+def test_refuses_weights_whose_sha256_does_not_match(untrained_checkpoint, tmp_path, loads):
+    path = tmp_path / "tampered.pt"
+    shutil.copy(untrained_checkpoint, path)
+    version = model_version_register(path=path, activate=True)
+    with path.open("ab") as fh:
+        fh.write(b"tampered")
+
+    with pytest.raises(inference.ModelWeightsError, match=f"{version.name}.*not the registered"):
+        inference.get_predictor()
+    assert loads == []
+
+
+def test_refuses_a_version_whose_weights_are_missing(loads):
+    version = ModelVersionFactory(is_active=True)
+
+    with pytest.raises(inference.ModelWeightsError, match=f"{version.name} not found"):
+        inference.get_predictor()
+    assert loads == []
+
+
+def test_no_active_version_is_a_clear_error():
+    with pytest.raises(NoActiveModelVersionError, match="bootstrap"):
+        inference.get_predictor()

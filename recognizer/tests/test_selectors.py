@@ -1,0 +1,70 @@
+"""Reads: the active version and a person's own submissions, filtered and sorted."""
+
+import pytest
+
+from recognizer.models import Submission
+from recognizer.selectors import (
+    NoActiveModelVersionError,
+    model_version_active,
+    submission_get_for_user,
+    submission_list_for_user,
+)
+from recognizer.tests.factories import ModelVersionFactory, SubmissionFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_model_version_active():
+    with pytest.raises(NoActiveModelVersionError):
+        model_version_active()
+    ModelVersionFactory()
+    active = ModelVersionFactory(is_active=True)
+    assert model_version_active() == active
+
+
+@pytest.fixture
+def history(user):
+    """Three of the user's submissions (one corrected) and one of someone else's."""
+    version = ModelVersionFactory()
+    a = SubmissionFactory(user=user, model_version=version, predicted_digit=3, confidence=0.95)
+    b = SubmissionFactory(user=user, model_version=version, predicted_digit=5, confidence=0.40, corrected_digit=3)
+    c = SubmissionFactory(user=user, model_version=version, predicted_digit=7, confidence=0.70)
+    other = SubmissionFactory(model_version=version, predicted_digit=3)
+    return a, b, c, other
+
+
+def test_list_is_the_users_own_newest_first(user, history):
+    a, b, c, _ = history
+    assert list(submission_list_for_user(user=user)) == [c, b, a]
+
+
+def test_list_filters_on_the_true_digit(user, history):
+    a, b, c, _ = history
+    assert list(submission_list_for_user(user=user, digit=3)) == [b, a]
+    assert list(submission_list_for_user(user=user, digit=5)) == []
+    assert list(submission_list_for_user(user=user, digit=7)) == [c]
+
+
+def test_list_filters_on_corrected_state(user, history):
+    a, b, c, _ = history
+    assert list(submission_list_for_user(user=user, corrected=True)) == [b]
+    assert list(submission_list_for_user(user=user, corrected=False)) == [c, a]
+
+
+def test_list_sorts_by_lowest_confidence(user, history):
+    a, b, c, _ = history
+    assert list(submission_list_for_user(user=user, order="lowest_confidence")) == [b, c, a]
+
+
+def test_list_refuses_an_unknown_order(user):
+    with pytest.raises(ValueError, match="unknown order"):
+        submission_list_for_user(user=user, order="random")
+
+
+def test_get_for_user_isolates_users(user, history):
+    a, _, _, other = history
+    assert submission_get_for_user(user=user, submission_id=a.pk) == a
+    with pytest.raises(Submission.DoesNotExist):
+        submission_get_for_user(user=user, submission_id=other.pk)
+    with pytest.raises(Submission.DoesNotExist):
+        submission_get_for_user(user=UserFactory(), submission_id=a.pk)
