@@ -21,8 +21,10 @@ test: install
 migrate: install
 	$(PY) manage.py migrate --noinput
 
+# The whole application on the embedded default (SQLite, filesystem broker): web server and Celery worker.
 run: migrate
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py bootstrap
+	$(VENV)/bin/honcho start -f Procfile
 
 fetch-mnist: install
 	$(PY) -m ml.data
