@@ -46,3 +46,12 @@ def submission_list_for_user(
 def submission_get_for_user(*, user, submission_id: int) -> Submission:
     """One of the person's own submissions; another person's raises Submission.DoesNotExist like a missing one."""
     return Submission.objects.select_related("model_version").get(user=user, pk=submission_id)
+
+
+# --------------------------------------------------------------------------- web: image access
+
+
+def submission_get_visible_to(*, user, submission_id: int) -> Submission:
+    """A submission its owner or a staff member may see (its images); anyone else gets Submission.DoesNotExist."""
+    qs = Submission.objects.all() if user.is_staff else Submission.objects.filter(user=user)
+    return qs.get(pk=submission_id)

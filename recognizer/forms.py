@@ -1,0 +1,51 @@
+"""Forms of the web pages: sign-up, upload, correction and the history filters."""
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
+
+ACCEPTED_IMAGE_TYPES = "image/png,image/jpeg,image/webp,image/gif,image/bmp,image/tiff"
+
+
+class SignUpForm(UserCreationForm):
+    email = forms.EmailField(required=False, help_text="Optional; used only to reset a forgotten password.")
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username", "email")
+
+
+class UploadForm(forms.Form):
+    image = forms.FileField(
+        label="Image",
+        widget=forms.ClearableFileInput(attrs={"accept": ACCEPTED_IMAGE_TYPES, "data-testid": "upload-input"}),
+    )
+
+    def clean_image(self):
+        image = self.cleaned_data["image"]
+        limit = settings.DIGITVISION_MAX_UPLOAD_BYTES
+        if image.size > limit:
+            raise forms.ValidationError(
+                f"The file is too large ({image.size:,} bytes); the limit is {limit:,} bytes.", code="too_large"
+            )
+        return image
+
+
+class CorrectionForm(forms.Form):
+    digit = forms.TypedChoiceField(choices=[(d, str(d)) for d in range(10)], coerce=int)
+
+
+class HistoryFilterForm(forms.Form):
+    digit = forms.TypedChoiceField(
+        choices=[("", "Any digit")] + [(d, str(d)) for d in range(10)], coerce=int, required=False, empty_value=None
+    )
+    corrected = forms.ChoiceField(choices=[("", "All"), ("yes", "Corrected"), ("no", "Not corrected")], required=False)
+    order = forms.ChoiceField(
+        choices=[("newest", "Newest first"), ("lowest_confidence", "Lowest confidence first")], required=False
+    )
+
+    def filters(self) -> dict:
+        """Keyword arguments for submission_list_for_user; invalid values are ignored rather than failing."""
+        self.is_valid()  # cleaned_data keeps the fields that are valid
+        data = self.cleaned_data
+        corrected = {"yes": True, "no": False}.get(data.get("corrected") or "")
+        return {"digit": data.get("digit"), "corrected": corrected, "order": data.get("order") or "newest"}

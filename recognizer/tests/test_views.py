@@ -1,0 +1,402 @@
+"""The web pages and their JSON endpoints, through Django's test client."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from recognizer.models import Submission
+from recognizer.tests.factories import SubmissionFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def client_in(client, user) -> Client:
+    client.force_login(user)
+    return client
+
+
+def _predict(client: Client, data: bytes, name: str = "canvas.png", source: str = "canvas"):
+    upload = SimpleUploadedFile(name, data, content_type="image/png")
+    data = {"image": upload, "source": source}
+    return client.post(reverse("recognizer:predict"), data, HTTP_ACCEPT="application/json")
+
+
+# --------------------------------------------------------------------------- access
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("recognizer:draw", []),
+        ("recognizer:upload", []),
+        ("recognizer:history", []),
+        ("recognizer:submission-detail", [1]),
+        ("recognizer:submission-image", [1]),
+        ("recognizer:submission-input", [1]),
+    ],
+)
+def test_pages_require_login(client, name, args):
+    url = reverse(name, args=args)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+@pytest.mark.parametrize("name,args", [("recognizer:predict", []), ("recognizer:submission-correct", [1])])
+def test_endpoints_require_login(client, name, args):
+    response = client.post(reverse(name, args=args))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_signup_creates_and_logs_in(client):
+    response = client.post(
+        reverse("signup"),
+        {
+            "username": "ada",
+            "email": "ada@example.com",
+            "password1": "a-long-Passphrase-42",
+            "password2": "a-long-Passphrase-42",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("recognizer:draw")
+    assert get_user_model().objects.filter(username="ada").exists()
+    assert client.get(reverse("recognizer:draw")).status_code == 200
+
+
+def test_signup_rejects_mismatched_passwords(client):
+    response = client.post(
+        reverse("signup"), {"username": "bob", "password1": "a-long-Passphrase-42", "password2": "different-Pass-43"}
+    )
+    assert response.status_code == 200
+    assert not get_user_model().objects.filter(username="bob").exists()
+
+
+def test_login_and_logout(client, user):
+    response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == reverse("recognizer:draw")
+    assert client.get(reverse("recognizer:history")).status_code == 200
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302 and response["Location"] == reverse("login")
+    assert client.get(reverse("recognizer:history")).status_code == 302
+
+
+@pytest.mark.parametrize("name", ["login", "signup", "password_reset", "password_reset_done"])
+def test_account_pages_render_in_site_layout(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    assert b"DigitVision" in response.content
+    assert b"Django administration" not in response.content
+
+
+def test_password_reset_sends_email(client, user, mailoutbox):
+    response = client.post(reverse("password_reset"), {"email": user.email})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1
+    assert "/accounts/reset/" in mailoutbox[0].body
+
+
+def test_password_change_page(client_in):
+    response = client_in.get(reverse("password_change"))
+    assert response.status_code == 200
+    assert b"Change password" in response.content
+
+
+# --------------------------------------------------------------------------- draw page and predict endpoint
+
+
+def test_draw_page_carries_the_testid_contract(client_in):
+    response = client_in.get(reverse("recognizer:draw"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for testid in ["draw-canvas", "clear-button", "predict-button", "prediction-digit", "prediction-confidence"]:
+        assert f'data-testid="{testid}"' in html
+    assert "data-last-latency-ms" in html
+    assert "recognizer/digitvision.js" in html
+    assert 'name="csrf-token"' in html
+
+
+def test_upload_page_carries_the_upload_input(client_in, settings):
+    response = client_in.get(reverse("recognizer:upload"))
+    html = response.content.decode()
+    assert 'data-testid="upload-input"' in html
+    assert 'accept="image/png,image/jpeg,image/webp,image/gif,image/bmp,image/tiff"' in html
+    assert f'data-max-bytes="{settings.DIGITVISION_MAX_UPLOAD_BYTES}"' in html
+    assert 'data-testid="prediction-digit"' in html
+
+
+@pytest.mark.parametrize("fixture,digit", [("canvas_one", 1), ("canvas_seven", 7)])
+def test_predict_canvas_png(client_in, user, shipped_version, request, fixture, digit):
+    response = _predict(client_in, request.getfixturevalue(fixture))
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["digit"] == digit
+    assert 0.5 < data["confidence"] <= 1.0
+    assert len(data["probabilities"]) == 10
+    assert data["model_version"] == shipped_version.name
+    submission = Submission.objects.get(pk=data["id"])
+    assert submission.user == user and submission.source == "canvas" and submission.predicted_digit == digit
+    assert data["detail_url"] == reverse("recognizer:submission-detail", args=[submission.pk])
+    assert client_in.get(data["input_image_url"]).status_code == 200
+
+
+def test_predict_upload_source(client_in, shipped_version, digit_png):
+    response = _predict(client_in, digit_png.read_bytes(), name="seven.png", source="upload")
+    assert response.status_code == 201
+    assert response.json()["digit"] == 7
+    assert Submission.objects.get().source == "upload"
+
+
+def test_predict_blank_canvas_is_422_and_stores_nothing(client_in, shipped_version, blank_canvas):
+    response = _predict(client_in, blank_canvas)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "no_digit"
+    assert response.json()["error"]["message"]
+    assert not Submission.objects.exists()
+
+
+def test_predict_not_an_image_is_400(client_in, shipped_version, text_file):
+    response = _predict(client_in, text_file.read_bytes(), name="notes.png")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_image"
+    assert not Submission.objects.exists()
+
+
+def test_predict_without_image_is_400(client_in, shipped_version):
+    response = client_in.post(reverse("recognizer:predict"), {"source": "canvas"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_image"
+
+
+def test_predict_too_large_is_413(client_in, shipped_version, canvas_one, settings):
+    settings.DIGITVISION_MAX_UPLOAD_BYTES = 100
+    response = _predict(client_in, canvas_one)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    assert not Submission.objects.exists()
+
+
+def test_predict_rejects_other_sources(client_in, shipped_version, canvas_one):
+    assert _predict(client_in, canvas_one, source="api").status_code == 400
+
+
+def test_predict_without_active_model_is_503(client_in, canvas_one):
+    response = _predict(client_in, canvas_one)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"
+
+
+def test_predict_requires_post(client_in):
+    assert client_in.get(reverse("recognizer:predict")).status_code == 405
+
+
+def test_predict_requires_csrf(user, shipped_version, canvas_one):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert _predict(client, canvas_one).status_code == 403
+    client.get(reverse("recognizer:draw"))  # sets the CSRF cookie, as the page does
+    token = client.cookies["csrftoken"].value
+    upload = SimpleUploadedFile("canvas.png", canvas_one, content_type="image/png")
+    response = client.post(reverse("recognizer:predict"), {"image": upload, "source": "canvas"}, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201
+
+
+# --------------------------------------------------------------------------- upload page without JavaScript
+
+
+def test_upload_form_post_redirects_to_result(client_in, shipped_version, digit_png):
+    upload = SimpleUploadedFile("seven.png", digit_png.read_bytes(), content_type="image/png")
+    response = client_in.post(reverse("recognizer:upload"), {"image": upload})
+    submission = Submission.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("recognizer:submission-detail", args=[submission.pk])
+    assert submission.source == "upload" and submission.predicted_digit == 7
+    page = client_in.get(response["Location"])
+    assert b'data-testid="prediction-digit">7<' in page.content
+
+
+def test_upload_form_shows_errors_and_stores_nothing(client_in, shipped_version, blank_png, text_file):
+    upload = SimpleUploadedFile("blank.png", blank_png.read_bytes(), content_type="image/png")
+    response = client_in.post(reverse("recognizer:upload"), {"image": upload})
+    assert response.status_code == 422
+    assert b"No digit found" in response.content
+    upload = SimpleUploadedFile("notes.txt", text_file.read_bytes(), content_type="text/plain")
+    response = client_in.post(reverse("recognizer:upload"), {"image": upload})
+    assert response.status_code == 400
+    assert b"not an image" in response.content
+    assert client_in.post(reverse("recognizer:upload"), {}).status_code == 400
+    assert not Submission.objects.exists()
+
+
+def test_upload_form_too_large(client_in, shipped_version, digit_png, settings):
+    settings.DIGITVISION_MAX_UPLOAD_BYTES = 100
+    upload = SimpleUploadedFile("seven.png", digit_png.read_bytes(), content_type="image/png")
+    response = client_in.post(reverse("recognizer:upload"), {"image": upload})
+    assert response.status_code == 413
+    assert b"too large" in response.content
+    assert not Submission.objects.exists()
+
+
+# --------------------------------------------------------------------------- history and detail
+
+
+def _ids(response) -> list[int]:
+    return [s.pk for s in response.context["page_obj"].object_list]
+
+
+def test_history_shows_only_own_submissions_newest_first(client_in, user):
+    mine = [SubmissionFactory(user=user) for _ in range(3)]
+    other = SubmissionFactory()
+    response = client_in.get(reverse("recognizer:history"))
+    assert response.status_code == 200
+    assert _ids(response) == [s.pk for s in reversed(mine)]
+    assert reverse("recognizer:submission-detail", args=[other.pk]).encode() not in response.content
+
+
+def test_history_filters_and_sort(client_in, user):
+    low = SubmissionFactory(user=user, predicted_digit=3, confidence=0.4)
+    high = SubmissionFactory(user=user, predicted_digit=3, confidence=0.95)
+    fixed = SubmissionFactory(user=user, predicted_digit=5, confidence=0.7, corrected_digit=3)
+    five = SubmissionFactory(user=user, predicted_digit=5, confidence=0.6)
+    url = reverse("recognizer:history")
+    assert set(_ids(client_in.get(url, {"digit": 3}))) == {low.pk, high.pk, fixed.pk}
+    assert _ids(client_in.get(url, {"corrected": "yes"})) == [fixed.pk]
+    assert set(_ids(client_in.get(url, {"corrected": "no"}))) == {low.pk, high.pk, five.pk}
+    assert _ids(client_in.get(url, {"order": "lowest_confidence"})) == [low.pk, five.pk, fixed.pk, high.pk]
+    assert _ids(client_in.get(url, {"digit": 3, "corrected": "no", "order": "lowest_confidence"})) == [low.pk, high.pk]
+    # Nonsense values are ignored, not errors.
+    response = client_in.get(url, {"digit": "x", "order": "random", "corrected": "maybe"})
+    assert response.status_code == 200 and len(_ids(response)) == 4
+
+
+def test_history_pagination_keeps_filters(client_in, user):
+    for _ in range(30):
+        SubmissionFactory(user=user, predicted_digit=4)
+    SubmissionFactory(user=user, predicted_digit=2)
+    url = reverse("recognizer:history")
+    response = client_in.get(url, {"digit": 4, "order": "lowest_confidence"})
+    assert len(_ids(response)) == 24
+    html = response.content.decode()
+    assert 'href="?digit=4&amp;order=lowest_confidence&amp;page=2"' in html
+    page2 = client_in.get(url, {"digit": 4, "order": "lowest_confidence", "page": 2})
+    assert len(_ids(page2)) == 6
+    assert 'href="?digit=4&amp;order=lowest_confidence&amp;page=1"' in page2.content.decode()
+
+
+def test_detail_page(client_in, user):
+    submission = SubmissionFactory(user=user, predicted_digit=8, confidence=0.875)
+    response = client_in.get(reverse("recognizer:submission-detail", args=[submission.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="prediction-digit">8<' in html
+    assert "87.5%" in html
+    assert submission.model_version.name in html
+    assert reverse("recognizer:submission-image", args=[submission.pk]) in html
+    assert reverse("recognizer:submission-input", args=[submission.pk]) in html
+    assert "/media/" not in html
+
+
+def test_detail_of_another_users_submission_is_404(client_in):
+    other = SubmissionFactory()
+    assert client_in.get(reverse("recognizer:submission-detail", args=[other.pk])).status_code == 404
+    assert client_in.get(reverse("recognizer:submission-detail", args=[999999])).status_code == 404
+
+
+# --------------------------------------------------------------------------- corrections
+
+
+def _correct(client, submission, digit, json=True):
+    headers = {"HTTP_ACCEPT": "application/json"} if json else {}
+    return client.post(reverse("recognizer:submission-correct", args=[submission.pk]), {"digit": digit}, **headers)
+
+
+def test_correction_sets_and_changes_state(client_in, user):
+    submission = SubmissionFactory(user=user, predicted_digit=4)
+    response = _correct(client_in, submission, 9)
+    assert response.status_code == 200
+    assert response.json()["corrected_digit"] == 9 and response.json()["digit"] == 4
+    submission.refresh_from_db()
+    assert submission.corrected_digit == 9 and submission.corrected_by == user
+    assert _correct(client_in, submission, 4).json()["corrected_digit"] == 4  # confirm, changing the answer
+    submission.refresh_from_db()
+    assert submission.corrected_digit == 4
+    page = client_in.get(reverse("recognizer:submission-detail", args=[submission.pk])).content.decode()
+    assert "Confirmed as 4" in page
+
+
+def test_correction_form_post_redirects(client_in, user):
+    submission = SubmissionFactory(user=user, predicted_digit=4)
+    response = _correct(client_in, submission, 1, json=False)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("recognizer:submission-detail", args=[submission.pk])
+    page = client_in.get(response["Location"]).content.decode()
+    assert "Corrected to 1" in page
+
+
+@pytest.mark.parametrize("digit", ["10", "-1", "a", ""])
+def test_correction_validates_digit(client_in, user, digit):
+    submission = SubmissionFactory(user=user)
+    response = _correct(client_in, submission, digit)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_digit"
+    submission.refresh_from_db()
+    assert submission.corrected_digit is None
+
+
+def test_correction_of_another_users_submission_is_404(client_in):
+    other = SubmissionFactory()
+    assert _correct(client_in, other, 3).status_code == 404
+    other.refresh_from_db()
+    assert other.corrected_digit is None
+
+
+def test_correction_requires_post(client_in, user):
+    submission = SubmissionFactory(user=user)
+    assert client_in.get(reverse("recognizer:submission-correct", args=[submission.pk])).status_code == 405
+
+
+def test_correction_requires_csrf(user):
+    submission = SubmissionFactory(user=user)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert _correct(client, submission, 3).status_code == 403
+    submission.refresh_from_db()
+    assert submission.corrected_digit is None
+
+
+# --------------------------------------------------------------------------- images
+
+
+@pytest.mark.parametrize(
+    "name,field", [("recognizer:submission-image", "image"), ("recognizer:submission-input", "input_image")]
+)
+def test_image_views_serve_the_owner(client_in, user, name, field):
+    submission = SubmissionFactory(user=user)
+    response = client_in.get(reverse(name, args=[submission.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == getattr(submission, field).read()
+    assert "private" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("name", ["recognizer:submission-image", "recognizer:submission-input"])
+def test_image_views_404_for_other_users(client_in, name):
+    other = SubmissionFactory()
+    assert client_in.get(reverse(name, args=[other.pk])).status_code == 404
+
+
+def test_image_views_serve_staff(client):
+    submission = SubmissionFactory()
+    client.force_login(UserFactory(username="staffer", is_staff=True))
+    assert client.get(reverse("recognizer:submission-image", args=[submission.pk])).status_code == 200
+
+
+def test_media_is_not_served_publicly(client_in, user):
+    submission = SubmissionFactory(user=user)
+    assert client_in.get("/media/" + submission.image.name).status_code == 404

@@ -1,0 +1,413 @@
+// DigitVision page script: the drawing pad, uploads and the shared result panel. No build step, no dependencies.
+
+const EXPORT_SIZE = 280; // the canvas is exported at 280x280 px, whatever its size on screen
+const AUTO_PREDICT_DELAY_MS = 400;
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+async function postForm(url, formData, signal) {
+  const response = await fetch(url, {
+    method: "POST",
+    body: formData,
+    headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    credentials: "same-origin",
+    signal,
+  });
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const message = data && data.error ? data.error.message : `The server answered ${response.status}.`;
+    const error = new Error(message);
+    error.code = data && data.error ? data.error.code : "http_" + response.status;
+    throw error;
+  }
+  return data;
+}
+
+function percent(p) {
+  return (p * 100).toFixed(1) + "%";
+}
+
+// ------------------------------------------------------------------ result panel
+
+class ResultPanel {
+  constructor(root) {
+    this.root = root;
+    this.q = (sel) => root.querySelector(sel);
+    this.form = this.q("[data-correction-form]");
+    this.submission = null;
+    this.form.addEventListener("submit", (event) => this.onCorrect(event));
+  }
+
+  setState(state) {
+    this.root.dataset.state = state;
+  }
+
+  reset() {
+    this.submission = null;
+    this.setState("empty");
+  }
+
+  loading() {
+    this.setState(this.submission ? "ready loading" : "loading");
+  }
+
+  error(message) {
+    this.submission = null;
+    this.q("[data-result-error]").textContent = message;
+    this.setState("error");
+  }
+
+  show(s) {
+    this.submission = s;
+    this.q('[data-testid="prediction-digit"]').textContent = String(s.digit);
+    this.q('[data-testid="prediction-confidence"]').textContent = percent(s.confidence);
+    this.q("[data-result-input]").src = s.input_image_url;
+    this.q("[data-result-detail]").href = s.detail_url;
+    this.root.querySelectorAll("[data-result-probs] li").forEach((li) => {
+      const d = Number(li.dataset.digit);
+      const p = s.probabilities[d] ?? 0;
+      li.querySelector(".probs-fill").style.width = (p * 100).toFixed(2) + "%";
+      li.querySelector(".probs-value").textContent = percent(p);
+      li.classList.toggle("top", d === s.digit);
+    });
+    this.form.action = s.correct_url;
+    this.q("[data-confirm-button]").value = String(s.digit);
+    this.showCorrection(s);
+    this.setState("ready");
+  }
+
+  showCorrection(s) {
+    const c = s.corrected_digit;
+    const confirmed = c !== null && c === s.digit;
+    this.q("[data-confirm-button]").setAttribute("aria-pressed", String(confirmed));
+    this.root.querySelectorAll("[data-digit-button]").forEach((b) => {
+      b.setAttribute("aria-pressed", String(c !== null && !confirmed && Number(b.value) === c));
+    });
+    this.q("[data-correction-state]").textContent =
+      c === null ? "" : confirmed ? `Confirmed as ${c}` : `Corrected to ${c}`;
+  }
+
+  async onCorrect(event) {
+    event.preventDefault();
+    const button = event.submitter;
+    if (!button || button.value === "") return;
+    const url = this.form.getAttribute("action");
+    if (!url) return;
+    const data = new FormData();
+    data.append("digit", button.value);
+    const state = this.q("[data-correction-state]");
+    try {
+      const s = await postForm(url, data);
+      // The detail page is rendered by the server and has no JSON yet: keep what the panel shows.
+      this.submission = { ...(this.submission || {}), ...s };
+      this.showCorrection(this.submission);
+    } catch (error) {
+      state.textContent = `Could not save: ${error.message}`;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ drawing pad
+
+class DrawingPad {
+  constructor(canvas, { onStrokeEnd, onChange }) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.strokes = []; // each {width, points: [[x, y], ...]} in logical 280x280 coordinates
+    this.current = null;
+    this.pointerId = null;
+    this.width = 22;
+    this.onStrokeEnd = onStrokeEnd;
+    this.onChange = onChange;
+
+    canvas.addEventListener("pointerdown", (e) => this.down(e));
+    canvas.addEventListener("pointermove", (e) => this.move(e));
+    canvas.addEventListener("pointerup", (e) => this.up(e));
+    canvas.addEventListener("pointercancel", (e) => this.up(e));
+    canvas.addEventListener("contextmenu", (e) => e.preventDefault());
+    new ResizeObserver(() => this.resize()).observe(canvas);
+    this.resize();
+  }
+
+  resize() {
+    // A crisp backing store on high-DPI screens: device pixels, drawn in logical coordinates.
+    const size = this.canvas.clientWidth; // the content box, without the border
+    if (!size) return;
+    const dpr = window.devicePixelRatio || 1;
+    const px = Math.round(size * dpr);
+    if (this.canvas.width !== px || this.canvas.height !== px) {
+      this.canvas.width = px;
+      this.canvas.height = px;
+    }
+    this.redraw();
+  }
+
+  point(e) {
+    const c = this.canvas;
+    const rect = c.getBoundingClientRect();
+    const scale = EXPORT_SIZE / c.clientWidth;
+    return [(e.clientX - rect.left - c.clientLeft) * scale, (e.clientY - rect.top - c.clientTop) * scale];
+  }
+
+  down(e) {
+    if (this.pointerId !== null) return; // one pointer at a time (ignore a second finger)
+    if (e.pointerType === "mouse" && e.button !== 0) return;
+    e.preventDefault();
+    this.pointerId = e.pointerId;
+    this.canvas.setPointerCapture(e.pointerId);
+    this.current = { width: this.width, points: [this.point(e)] };
+    this.strokes.push(this.current);
+    this.redraw();
+    this.onChange();
+  }
+
+  move(e) {
+    if (e.pointerId !== this.pointerId || !this.current) return;
+    e.preventDefault();
+    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
+    for (const ev of events.length ? events : [e]) this.current.points.push(this.point(ev));
+    this.redraw();
+  }
+
+  up(e) {
+    if (e.pointerId !== this.pointerId) return;
+    if (this.canvas.hasPointerCapture(e.pointerId)) this.canvas.releasePointerCapture(e.pointerId);
+    this.pointerId = null;
+    this.current = null;
+    this.onStrokeEnd();
+  }
+
+  static paint(ctx, strokes, color) {
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    for (const { width, points } of strokes) {
+      ctx.lineWidth = width;
+      if (points.length === 1) {
+        ctx.beginPath();
+        ctx.arc(points[0][0], points[0][1], width / 2, 0, Math.PI * 2);
+        ctx.fill();
+        continue;
+      }
+      ctx.beginPath();
+      ctx.moveTo(points[0][0], points[0][1]);
+      for (let i = 1; i < points.length; i++) ctx.lineTo(points[i][0], points[i][1]);
+      ctx.stroke();
+    }
+  }
+
+  redraw() {
+    const { ctx, canvas } = this;
+    const scale = canvas.width / EXPORT_SIZE;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.setTransform(scale, 0, 0, scale, 0, 0);
+    DrawingPad.paint(ctx, this.strokes, getComputedStyle(canvas).color || "#111");
+  }
+
+  undo() {
+    this.strokes.pop();
+    this.redraw();
+    this.onChange();
+  }
+
+  clear() {
+    this.strokes = [];
+    this.current = null;
+    this.redraw();
+    this.onChange();
+  }
+
+  isEmpty() {
+    return this.strokes.length === 0;
+  }
+
+  // Opaque black strokes on a transparent 280x280 background, as a PNG blob.
+  toBlob() {
+    const off = document.createElement("canvas");
+    off.width = EXPORT_SIZE;
+    off.height = EXPORT_SIZE;
+    DrawingPad.paint(off.getContext("2d"), this.strokes, "#000");
+    return new Promise((resolve) => off.toBlob(resolve, "image/png"));
+  }
+}
+
+// ------------------------------------------------------------------ pages
+
+class Predictor {
+  // Sends one image at a time; a newer request aborts the one in flight so stale answers never show.
+  constructor(url, panel) {
+    this.url = url;
+    this.panel = panel;
+    this.controller = null;
+  }
+
+  async send(blob, filename, source, startedAt) {
+    if (this.controller) this.controller.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    const data = new FormData();
+    data.append("image", blob, filename);
+    data.append("source", source);
+    this.panel.loading();
+    try {
+      const s = await postForm(this.url, data, controller.signal);
+      if (controller.signal.aborted) return;
+      this.panel.show(s);
+      this.panel.root.dataset.lastLatencyMs = String(Math.round(performance.now() - startedAt));
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      this.panel.error(error.message);
+    } finally {
+      if (this.controller === controller) this.controller = null;
+    }
+  }
+
+  cancel() {
+    if (this.controller) this.controller.abort();
+    this.controller = null;
+  }
+}
+
+function initDrawPage(page) {
+  const panel = new ResultPanel(document.querySelector("[data-result-panel]"));
+  const predictor = new Predictor(page.dataset.predictUrl, panel);
+  const canvas = page.querySelector('[data-testid="draw-canvas"]');
+  const hint = page.querySelector("[data-canvas-hint]");
+  const slider = page.querySelector("[data-stroke-width]");
+  let timer = null;
+  let strokeEndedAt = 0;
+
+  const predictNow = async (startedAt) => {
+    clearTimeout(timer);
+    if (pad.isEmpty()) {
+      predictor.cancel();
+      panel.error("Draw a digit first.");
+      return;
+    }
+    const blob = await pad.toBlob();
+    await predictor.send(blob, "canvas.png", "canvas", startedAt);
+  };
+
+  const pad = new DrawingPad(canvas, {
+    onStrokeEnd: () => {
+      strokeEndedAt = performance.now();
+      clearTimeout(timer);
+      timer = setTimeout(() => predictNow(strokeEndedAt), AUTO_PREDICT_DELAY_MS);
+    },
+    onChange: () => {
+      hint.hidden = !pad.isEmpty();
+      clearTimeout(timer); // a new stroke started: wait for it to end
+    },
+  });
+  pad.width = Number(slider.value);
+  slider.addEventListener("input", () => {
+    pad.width = Number(slider.value);
+  });
+
+  page.querySelector("[data-predict-button]").addEventListener("click", () => predictNow(performance.now()));
+  page.querySelector("[data-clear-button]").addEventListener("click", () => {
+    clearTimeout(timer);
+    predictor.cancel();
+    pad.clear();
+    panel.reset();
+  });
+  page.querySelector("[data-undo-button]").addEventListener("click", () => {
+    pad.undo();
+    predictor.cancel();
+    if (pad.isEmpty()) {
+      panel.reset();
+    } else {
+      strokeEndedAt = performance.now();
+      timer = setTimeout(() => predictNow(strokeEndedAt), AUTO_PREDICT_DELAY_MS);
+    }
+  });
+}
+
+function initUploadPage(page) {
+  const panel = new ResultPanel(document.querySelector("[data-result-panel]"));
+  const predictor = new Predictor(page.dataset.predictUrl, panel);
+  const maxBytes = Number(page.dataset.maxBytes);
+  const form = page.querySelector("[data-upload-form]");
+  const input = page.querySelector('[data-testid="upload-input"]');
+  const zone = page.querySelector("[data-dropzone]");
+  const preview = page.querySelector("[data-upload-preview]");
+  const text = page.querySelector("[data-dropzone-text]");
+  const errorBox = page.querySelector("[data-upload-error]");
+  const serverError = page.querySelector("[data-upload-server-error]");
+  const accepted = (input.getAttribute("accept") || "").split(",");
+  let previewUrl = null;
+
+  const fail = (message) => {
+    errorBox.textContent = message;
+    errorBox.hidden = false;
+    panel.reset();
+  };
+
+  const handle = (file) => {
+    errorBox.hidden = true;
+    if (serverError) serverError.hidden = true;
+    if (!file) return;
+    // The server decides for real; this only stops obvious non-images early (browsers name some types oddly).
+    if (file.type && !accepted.includes(file.type) && !file.type.startsWith("image/")) {
+      fail(`"${file.name}" is not a supported image (PNG, JPEG, WebP, GIF, BMP or TIFF).`);
+      return;
+    }
+    if (file.size > maxBytes) {
+      const mb = (n) => (n / (1024 * 1024)).toFixed(1) + " MB";
+      fail(`"${file.name}" is too large (${mb(file.size)}); the limit is ${mb(maxBytes)}.`);
+      return;
+    }
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = URL.createObjectURL(file);
+    preview.src = previewUrl;
+    preview.hidden = false;
+    const name = document.createElement("strong");
+    name.textContent = file.name;
+    text.replaceChildren(name, " · choose another or drop it here");
+    predictor.send(file, file.name, "upload", performance.now());
+  };
+
+  input.addEventListener("change", () => handle(input.files[0]));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (input.files[0]) handle(input.files[0]);
+    else fail("Choose an image first.");
+  });
+  for (const type of ["dragenter", "dragover"]) {
+    zone.addEventListener(type, (e) => {
+      e.preventDefault();
+      zone.classList.add("dragging");
+    });
+  }
+  for (const type of ["dragleave", "drop"]) {
+    zone.addEventListener(type, () => zone.classList.remove("dragging"));
+  }
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    const file = e.dataTransfer.files[0];
+    if (file) handle(file);
+  });
+}
+
+function initDetailPage(panelRoot) {
+  const panel = new ResultPanel(panelRoot);
+  const digit = panelRoot.querySelector('[data-testid="prediction-digit"]').textContent.trim();
+  panel.submission = { digit: Number(digit), corrected_digit: null };
+}
+
+const drawPage = document.querySelector("[data-draw-page]");
+const uploadPage = document.querySelector("[data-upload-page]");
+const panelRoot = document.querySelector("[data-result-panel]");
+if (drawPage) initDrawPage(drawPage);
+else if (uploadPage) initUploadPage(uploadPage);
+else if (panelRoot) initDetailPage(panelRoot);
