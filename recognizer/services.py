@@ -140,8 +140,14 @@ def _png_of_input(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def submission_create(*, user, image_bytes: bytes, source: str) -> Submission:
-    """Predict the digit in an image and keep it; nothing is stored when the image is refused or has no digit."""
+def submission_create(*, user, image_bytes: bytes, source: str, replaces: Submission | None = None) -> Submission:
+    """Predict the digit in an image and keep it; nothing is stored when the image is refused or has no digit.
+
+    ``replaces``: an earlier, uncorrected submission of the same drawing (the draw page predicts after every
+    stroke); it is deleted in the same transaction, so a digit drawn in three strokes is stored once.
+    """
+    if replaces is not None and (replaces.user_id != user.pk or replaces.is_corrected):
+        raise ValueError("only your own uncorrected submission can be replaced")
     if source not in Submission.Source.values:
         raise ValueError(f"unknown source {source!r}: choose one of {', '.join(Submission.Source.values)}")
     limit = settings.DIGITVISION_MAX_UPLOAD_BYTES
@@ -176,6 +182,8 @@ def submission_create(*, user, image_bytes: bytes, source: str) -> Submission:
             submission.input_image.save("input.png", ContentFile(_png_of_input(prediction.input_image)), save=False)
             written.append(submission.input_image)
             submission.save()
+            if replaces is not None:
+                submission_delete(submission=replaces)
     except BaseException:
         # The row was rolled back; remove the files so none is orphaned (on_commit cannot see a failure).
         for field_file in written:
@@ -186,6 +194,21 @@ def submission_create(*, user, image_bytes: bytes, source: str) -> Submission:
         submission.pk = None
         raise
     return submission
+
+
+def submission_delete(*, submission: Submission) -> None:
+    """Remove a submission and, once the deletion is committed, its two files."""
+    files = [(f.storage, f.name) for f in (submission.image, submission.input_image) if f]
+    submission.delete()
+
+    def remove_files() -> None:
+        for storage, name in files:
+            try:
+                storage.delete(name)
+            except OSError:
+                logger.exception("could not remove %s of a deleted submission", name)
+
+    transaction.on_commit(remove_files)
 
 
 def submission_correct(*, submission: Submission, user, digit: int) -> Submission:

@@ -85,10 +85,13 @@ def _page_context(**extra) -> dict:
     }
 
 
-def _create(request: HttpRequest, image_bytes: bytes, source: str) -> tuple[Submission | None, str, str]:
+def _create(
+    request: HttpRequest, image_bytes: bytes, source: str, replaces: Submission | None = None
+) -> tuple[Submission | None, str, str]:
     """Run the service; returns (submission, "", "") or (None, error code, message)."""
     try:
-        return submission_create(user=request.user, image_bytes=image_bytes, source=source), "", ""
+        submission = submission_create(user=request.user, image_bytes=image_bytes, source=source, replaces=replaces)
+        return submission, "", ""
     except SubmissionError as exc:
         return None, exc.code, _ERROR_MESSAGES.get(exc.code, str(exc))
     except (NoActiveModelVersionError, ModelWeightsError):
@@ -205,10 +208,20 @@ def predict(request: HttpRequest) -> JsonResponse:
     if image.size > limit:
         # Refused before it is read into memory.
         return _error_json("too_large", f"The file is too large ({image.size:,} bytes; limit {limit:,}).", 413)
-    submission, code, message = _create(request, image.read(), source)
+    replaces = _replaceable(request)
+    submission, code, message = _create(request, image.read(), source, replaces)
     if submission is None:
         return _error_json(code, message, _ERROR_STATUS.get(code, 503))
     return JsonResponse(submission_json(request, submission), status=201)
+
+
+def _replaceable(request: HttpRequest) -> Submission | None:
+    """The earlier prediction of the same drawing named by ``replaces``, if it is still the person's to replace."""
+    try:
+        previous = submission_get_for_user(user=request.user, submission_id=int(request.POST["replaces"]))
+    except (KeyError, ValueError, Submission.DoesNotExist):
+        return None
+    return None if previous.is_corrected else previous
 
 
 @login_required

@@ -20,9 +20,9 @@ def client_in(client, user) -> Client:
     return client
 
 
-def _predict(client: Client, data: bytes, name: str = "canvas.png", source: str = "canvas"):
+def _predict(client: Client, data: bytes, name: str = "canvas.png", source: str = "canvas", **extra):
     upload = SimpleUploadedFile(name, data, content_type="image/png")
-    data = {"image": upload, "source": source}
+    data = {"image": upload, "source": source, **extra}
     return client.post(reverse("recognizer:predict"), data, HTTP_ACCEPT="application/json")
 
 
@@ -144,6 +144,29 @@ def test_predict_canvas_png(client_in, user, shipped_version, request, fixture, 
     assert submission.user == user and submission.source == "canvas" and submission.predicted_digit == digit
     assert data["detail_url"] == reverse("recognizer:submission-detail", args=[submission.pk])
     assert client_in.get(data["input_image_url"]).status_code == 200
+
+
+def test_continuing_a_drawing_replaces_its_previous_prediction(
+    client_in, shipped_version, canvas_one, canvas_seven, settings, django_capture_on_commit_callbacks
+):
+    first = _predict(client_in, canvas_one).json()
+    stored = Submission.objects.get(pk=first["id"])
+    files = [settings.MEDIA_ROOT / stored.image.name, settings.MEDIA_ROOT / stored.input_image.name]
+    assert all(f.is_file() for f in files)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = _predict(client_in, canvas_seven, replaces=str(first["id"])).json()
+    assert list(Submission.objects.values_list("pk", flat=True)) == [second["id"]]
+    assert not any(f.exists() for f in files)  # the replaced submission's files went with it
+
+
+def test_a_corrected_or_foreign_submission_is_never_replaced(client_in, shipped_version, canvas_one, user):
+    first = _predict(client_in, canvas_one).json()
+    client_in.post(reverse("recognizer:submission-correct", args=[first["id"]]), {"digit": 1})
+    foreign = SubmissionFactory()
+    for replaces in (first["id"], foreign.pk, "not-a-number"):
+        assert _predict(client_in, canvas_one, replaces=str(replaces)).status_code == 201
+    assert Submission.objects.filter(pk__in=[first["id"], foreign.pk]).count() == 2
+    assert Submission.objects.filter(user=user).count() == 4
 
 
 def test_predict_upload_source(client_in, shipped_version, digit_png):

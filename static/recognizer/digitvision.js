@@ -251,13 +251,14 @@ class Predictor {
     this.controller = null;
   }
 
-  async send(blob, filename, source, startedAt) {
+  async send(blob, filename, source, startedAt, replaces = null) {
     if (this.controller) this.controller.abort();
     const controller = new AbortController();
     this.controller = controller;
     const data = new FormData();
     data.append("image", blob, filename);
     data.append("source", source);
+    if (replaces) data.append("replaces", String(replaces));
     this.panel.loading();
     try {
       const s = await postForm(this.url, data, controller.signal);
@@ -295,7 +296,11 @@ function initDrawPage(page) {
       return;
     }
     const blob = await pad.toBlob();
-    await predictor.send(blob, "canvas.png", "canvas", startedAt);
+    // Each stroke refines the same drawing: its new prediction replaces the previous, uncorrected one,
+    // so History holds one submission per drawing, not one per pause.
+    const previous = panel.submission;
+    const replaces = previous && previous.id && previous.corrected_digit == null ? previous.id : null;
+    await predictor.send(blob, "canvas.png", "canvas", startedAt, replaces);
   };
 
   const pad = new DrawingPad(canvas, {
