@@ -102,3 +102,11 @@ def canvas_seven() -> bytes:
 @pytest.fixture
 def blank_canvas() -> bytes:
     return canvas_png(lambda d: None)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell in teardown whether the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,276 @@
+"""Real-browser tests: Chromium driven by Playwright against the live server, drawing with pointer input."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from PIL import Image
+
+from recognizer.tests import browser_strokes as bs
+from recognizer.tests.conftest import png_bytes
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+CONTRACT_TESTIDS = ["draw-canvas", "clear-button", "predict-button", "prediction-digit", "prediction-confidence"]
+QUICK_DIGITS = 5
+SET_DIGITS = 50
+PASSWORD = "drawing-digits-42"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _unavailable(reason: str):
+    """Missing tooling fails in CI, where it must be there, and skips on a developer machine."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for all the tests here (they are all in this module).
+
+    Playwright's sync API keeps an asyncio loop running on this thread while it is started, so Django sees
+    an async context and refuses plain ORM calls; the ORM use in these tests is ordinary sync code. Both the
+    loop and DJANGO_ALLOW_ASYNC_UNSAFE end with this module, so no other test (nor the deployment check it
+    would trip) sees them.
+    """
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+
+
+def _screenshot_on_failure(request, page) -> None:
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", request.node.name)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _context_page(browser, **options):
+    context = browser.new_context(**options)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    return context, page
+
+
+@pytest.fixture
+def page(request, browser, shipped_version):
+    context, page = _context_page(browser, viewport={"width": 1100, "height": 900})
+    yield page
+    _screenshot_on_failure(request, page)
+    context.close()
+
+
+@pytest.fixture
+def touch_context(request, browser, shipped_version):
+    context, page = _context_page(
+        browser, viewport={"width": 390, "height": 700}, has_touch=True, is_mobile=True, device_scale_factor=2
+    )
+    yield context, page
+    _screenshot_on_failure(request, page)
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    try:
+        return bs.mnist_test()
+    except Exception as exc:  # whatever the reason (missing files, bad checksum), the tests cannot run
+        _unavailable(f"MNIST is not available ({exc}); run `make fetch-mnist`")
+
+
+@pytest.fixture(scope="session")
+def debounce_ms() -> float:
+    """The auto-predict delay the page script is configured with."""
+    source = (Path(settings.BASE_DIR) / "static" / "recognizer" / "digitvision.js").read_text()
+    match = re.search(r"AUTO_PREDICT_DELAY_MS\s*=\s*(\d+)", source)
+    return float(match.group(1)) if match else 400.0
+
+
+def sign_up(page, live_server, username: str = "ada") -> None:
+    """Create an account through the real sign-up form; it signs in and lands on the draw page."""
+    page.goto(f"{live_server.url}/accounts/signup/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.locator("form.stack-form button[type=submit]").click()
+    page.wait_for_selector("[data-testid=draw-canvas]")
+    # The canvas is parsed before the page's module script has run and bound its pointer handlers.
+    page.wait_for_load_state("load")
+
+
+def submission_count() -> int:
+    from recognizer.models import Submission
+
+    return Submission.objects.count()
+
+
+def mnist_png(tmp_path: Path, index: int) -> Path:
+    """MNIST test digit `index` as a 200x200 scan: black ink on white paper."""
+    images, _ = bs.mnist_test()
+    image = Image.fromarray(255 - images[index]).resize((200, 200), Image.Resampling.BILINEAR)
+    path = tmp_path / f"mnist-{index}.png"
+    path.write_bytes(png_bytes(image))
+    return path
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_sign_up_lands_on_draw_page_with_contract_elements(page, live_server):
+    sign_up(page, live_server)
+
+    assert page.url.rstrip("/") == live_server.url.rstrip("/")
+    for testid in CONTRACT_TESTIDS:
+        assert page.get_by_test_id(testid).count() == 1, testid
+    assert page.get_by_test_id("draw-canvas").is_visible()
+    assert page.locator("[data-result-panel]").get_attribute("data-state") == "empty"
+    page.get_by_role("link", name="Upload").first.click()
+    assert page.get_by_test_id("upload-input").count() == 1
+
+
+def test_drawing_mnist_digits_with_the_mouse(page, live_server, mnist):
+    sign_up(page, live_server)
+    box = bs.canvas_box(page)
+    # The first QUICK_DIGITS test digits, whatever the model makes of them.
+    for index in range(QUICK_DIGITS):
+        strokes, label = bs.digit_strokes(index)
+        bs.mouse_draw(page, bs.fit_to_box(strokes, box))
+        digit, _ = bs.wait_for_prediction(page)
+        assert digit == label, f"MNIST test digit {index}"
+        assert page.get_by_test_id("prediction-confidence").inner_text().endswith("%")
+        page.get_by_test_id("clear-button").click()
+        assert page.locator("[data-result-panel]").get_attribute("data-state") == "empty"
+    # One submission per drawing, each from the canvas.
+    from recognizer.models import Submission
+
+    assert [s.source for s in Submission.objects.all()] == [Submission.Source.CANVAS] * QUICK_DIGITS
+
+
+def test_continuing_a_drawing_replaces_its_prediction(page, live_server, mnist):
+    sign_up(page, live_server)
+    strokes, label = bs.digit_strokes(4)  # the first two-stroke digit of the test set (a 4)
+    assert len(strokes) == 2
+    fitted = bs.fit_to_box(strokes, bs.canvas_box(page))
+    from recognizer.models import Submission
+
+    # A pause after each stroke: the page predicts the half-drawn digit, then the whole one.
+    ids = []
+    for stroke in fitted:
+        bs.mouse_draw(page, [stroke])
+        bs.wait_for_prediction(page)
+        ids.append(list(Submission.objects.values_list("pk", flat=True)))
+
+    assert len(ids[0]) == len(ids[1]) == 1 and ids[0] != ids[1]
+    assert Submission.objects.get().predicted_digit == label
+    assert page.get_by_test_id("prediction-digit").inner_text().strip() == str(label)
+
+
+def test_drawing_set_accuracy(page, live_server, mnist, debounce_ms, capsys):
+    sign_up(page, live_server)
+
+    run = bs.draw_set_accuracy(page, range(SET_DIGITS), debounce_ms=debounce_ms)
+
+    with capsys.disabled():
+        print("\n" + run.summary())
+    assert len(run.results) == SET_DIGITS
+    assert run.accuracy >= 0.9, run.summary()
+
+
+def test_touch_drawing_does_not_scroll_the_page(touch_context, live_server, debounce_ms):
+    context, page = touch_context
+    sign_up(page, live_server, username="touch")
+    page.get_by_test_id("draw-canvas").scroll_into_view_if_needed()
+    scroll_before = page.evaluate("window.scrollY")
+    # A "1" drawn upwards: were the canvas to let the browser pan, this drag would scroll the page down,
+    # which the page has room to do.
+    assert page.evaluate("document.documentElement.scrollHeight - innerHeight - scrollY") > 100
+    one = [[(15.0, 26.0), (14.5, 14.0), (14.0, 2.0)]]
+    strokes = bs.fit_to_box(one, bs.canvas_box(page), margin=0.12)
+    cdp = context.new_cdp_session(page)
+    bs.arm_result_probe(page)
+
+    bs.touch_draw(cdp, strokes)
+
+    digit, latency = bs.wait_for_prediction(page)
+    assert digit == 1
+    assert latency >= debounce_ms
+    assert page.evaluate("window.scrollY") == scroll_before
+
+
+def test_correcting_a_prediction_shows_in_history_and_detail(page, live_server, mnist):
+    sign_up(page, live_server)
+    strokes, _ = bs.digit_strokes(0)
+    bs.mouse_draw(page, bs.fit_to_box(strokes, bs.canvas_box(page)))
+    predicted, _ = bs.wait_for_prediction(page)
+    corrected = (predicted + 3) % 10
+
+    page.locator(f"[data-result-panel] [data-digit-button][value='{corrected}']").click()
+
+    state = page.locator("[data-correction-state]")
+    state.filter(has_text=f"Corrected to {corrected}").wait_for()
+    assert page.locator(f"[data-digit-button][value='{corrected}']").get_attribute("aria-pressed") == "true"
+    from recognizer.models import Submission
+
+    submission = Submission.objects.get()
+    assert (submission.predicted_digit, submission.corrected_digit) == (predicted, corrected)
+
+    page.get_by_role("link", name="History").first.click()
+    item = page.locator(f"[data-submission-id='{submission.pk}']")
+    assert item.locator(".history-digit").inner_text() == str(predicted)
+    assert item.locator(".badge").inner_text() == f"→ {corrected}"
+    page.get_by_role("combobox", name="State").select_option("yes")
+    page.get_by_role("button", name="Apply").click()
+    assert page.locator("[data-submission-id]").count() == 1
+
+    page.locator(f"[data-submission-id='{submission.pk}'] a").click()
+    page.wait_for_url(f"**/submissions/{submission.pk}/")
+    assert page.get_by_test_id("prediction-digit").inner_text().strip() == str(predicted)
+    assert page.locator("[data-correction-state]").inner_text() == f"Corrected to {corrected}"
+    assert page.locator(f"[data-digit-button][value='{corrected}']").get_attribute("aria-pressed") == "true"
+    assert f"to {corrected}" in page.locator("dl.facts").inner_text()
+
+
+def test_upload_recognises_a_scan_and_rejects_a_fake_png(page, live_server, mnist, tmp_path, media_root):
+    images, labels = mnist
+    index = 0
+    sign_up(page, live_server)
+    page.goto(f"{live_server.url}/upload/")
+    bs.arm_result_probe(page)
+
+    page.set_input_files("[data-testid=upload-input]", mnist_png(tmp_path, index))
+
+    digit, _ = bs.wait_for_prediction(page)
+    assert digit == labels[index]
+    assert submission_count() == 1
+    files_before = sorted(p for p in Path(media_root).rglob("*") if p.is_file())
+
+    fake = tmp_path / "holiday.png"
+    fake.write_text("this is not an image, only text with a .png name\n")
+    page.set_input_files("[data-testid=upload-input]", fake)
+
+    page.wait_for_function("document.querySelector('[data-result-panel]').dataset.state === 'error'")
+    message = page.locator("[data-result-error]")
+    assert message.is_visible()
+    assert "not an image" in message.inner_text(), message.inner_text()
+    assert not page.get_by_test_id("prediction-digit").is_visible()
+    assert submission_count() == 1
+    assert files_before == sorted(p for p in Path(media_root).rglob("*") if p.is_file())
