@@ -1,7 +1,7 @@
 // DigitVision page script: the drawing pad, uploads and the shared result panel. No build step, no dependencies.
 
 const EXPORT_SIZE = 280; // the canvas is exported at 280x280 px, whatever its size on screen
-const AUTO_PREDICT_DELAY_MS = 400;
+const AUTO_PREDICT_DELAY_MS = 250;
 
 function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
