@@ -149,7 +149,7 @@ def _shape_mask(digit: np.ndarray, height: int, rng: np.random.Generator) -> np.
     return _grow_to(np.clip((field - thr) * max(scale, 1.0) / 0.6 + 0.5, 0.0, 1.0), height)
 
 
-def _zhang_suen(binary: np.ndarray) -> np.ndarray:
+def zhang_suen(binary: np.ndarray) -> np.ndarray:
     """One-pixel skeleton (Zhang & Suen 1984), vectorised so each pass is a handful of array operations."""
     img = np.pad(binary.astype(np.uint8), 1)
     while True:
@@ -178,7 +178,7 @@ def _skeleton(digit: np.ndarray) -> np.ndarray:
     scale = 80 / (crop.shape[0] - 4)
     w, h = round(crop.shape[1] * scale), round(crop.shape[0] * scale)
     field = _resize_float(ndimage.gaussian_filter(crop, 0.6), w, h, BICUBIC)
-    return _zhang_suen(field > 0.5 * float(field.max()))
+    return zhang_suen(field > 0.5 * float(field.max()))
 
 
 def _hole_radius(skel: np.ndarray) -> float:

@@ -152,13 +152,18 @@ def history(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _own_submission_or_404(request: HttpRequest, pk: int) -> Submission:
+    """Another person's submission is a 404, never a 403 that would reveal it exists."""
+    try:
+        return submission_get_for_user(user=request.user, submission_id=pk)
+    except Submission.DoesNotExist as exc:
+        raise Http404("No such submission.") from exc
+
+
 @login_required
 @require_GET
 def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        submission = submission_get_for_user(user=request.user, submission_id=pk)
-    except Submission.DoesNotExist as exc:
-        raise Http404("No such submission.") from exc
+    submission = _own_submission_or_404(request, pk)
     return render(request, "recognizer/detail.html", {"active": "history", **result_panel_context(submission)})
 
 
@@ -228,10 +233,7 @@ def _replaceable(request: HttpRequest) -> Submission | None:
 @require_POST
 def submission_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Confirm or correct a prediction; JSON for the page script, a redirect for a plain form."""
-    try:
-        submission = submission_get_for_user(user=request.user, submission_id=pk)
-    except Submission.DoesNotExist as exc:
-        raise Http404("No such submission.") from exc
+    submission = _own_submission_or_404(request, pk)
     form = CorrectionForm(request.POST)
     if not form.is_valid():
         if _wants_json(request):

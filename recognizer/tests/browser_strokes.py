@@ -10,6 +10,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from ml.robustness import zhang_suen
+
 Polyline = list[tuple[float, float]]  # (x, y) in the digit's own pixel grid
 
 UPSCALE = 4  # thin at 112x112: fine enough for smooth centre lines, small enough to thin in milliseconds
@@ -27,32 +29,6 @@ def mnist_test() -> tuple[np.ndarray, np.ndarray]:
 
 
 # --------------------------------------------------------------------------- skeleton -> strokes
-
-
-def zhang_suen(binary: np.ndarray) -> np.ndarray:
-    """One-pixel-wide skeleton of a boolean image (Zhang & Suen 1984), each sub-iteration vectorised."""
-    img = np.pad(binary.astype(np.uint8), 1)
-    while True:
-        changed = False
-        for step in (0, 1):
-            c = img[1:-1, 1:-1]
-            # P2..P9 clockwise from north, as in the paper.
-            n = [img[:-2, 1:-1], img[:-2, 2:], img[1:-1, 2:], img[2:, 2:], img[2:, 1:-1], img[2:, :-2], img[1:-1, :-2],
-                 img[:-2, :-2]]  # fmt: skip
-            count = sum(x.astype(np.int8) for x in n)
-            transitions = sum(((n[i] == 0) & (n[(i + 1) % 8] == 1)).astype(np.int8) for i in range(8))
-            if step == 0:
-                cond = (n[0] & n[2] & n[4]) == 0
-                cond &= (n[2] & n[4] & n[6]) == 0
-            else:
-                cond = (n[0] & n[2] & n[6]) == 0
-                cond &= (n[0] & n[4] & n[6]) == 0
-            delete = (c == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & cond
-            if delete.any():
-                c[delete] = 0
-                changed = True
-        if not changed:
-            return img[1:-1, 1:-1].astype(bool)
 
 
 def skeleton(digit: np.ndarray) -> np.ndarray:
