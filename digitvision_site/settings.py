@@ -30,6 +30,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from here: the docs page needs no CDN
     "recognizer",
 ]
 
@@ -74,6 +79,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# API URLs answer a CSRF failure in the API's error shape; pages keep Django's page.
+CSRF_FAILURE_VIEW = "recognizer.api.errors.csrf_failure"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
@@ -98,9 +106,64 @@ DIGITVISION_CHECKPOINT = Path(
     env.str("DIGITVISION_CHECKPOINT", default=str(BASE_DIR / "ml" / "artifacts" / "digitnet.pt"))
 )
 
-# Uploads larger than this are refused before they are decoded; Django's own request cap matches it.
+# Uploads larger than this are refused before they are decoded.
 DIGITVISION_MAX_UPLOAD_BYTES = env.int("DIGITVISION_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = DIGITVISION_MAX_UPLOAD_BYTES
+# Images per POST /api/v1/predictions/batch/.
+DIGITVISION_API_MAX_BATCH = env.int("DIGITVISION_API_MAX_BATCH", default=16)
+# Django's cap on a request body outside file uploads: a JSON batch of base64 images (4/3 of the bytes) fits.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int(
+    "DIGITVISION_MAX_REQUEST_BYTES", default=DIGITVISION_MAX_UPLOAD_BYTES * 4 // 3 * 2 + 64 * 1024
+)
+
+# Throttling and other per-client counters live in the cache: set CACHE_URL (e.g. redis://…/1) when several
+# web processes serve, so they share one count; the default is per process.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+REST_FRAMEWORK = {
+    # Token first: an unauthenticated request then gets 401 with `WWW-Authenticate: Token`, not 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "recognizer.api.throttling.UserThrottle",
+        "recognizer.api.throttling.AnonThrottle",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "recognizer.api.pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "recognizer.api.errors.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+# Requests per period ("N/second|minute|hour|day"), read on every request so they can be changed in tests.
+DIGITVISION_API_THROTTLE_RATES = {
+    "user": env.str("API_THROTTLE_USER", default="600/minute"),
+    "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
+    "auth": env.str("API_THROTTLE_AUTH", default="10/minute"),  # token requests: slows password guessing
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DigitVision API",
+    "DESCRIPTION": (
+        "Handwritten-digit recognition: send an image, get the digit, its calibrated confidence and all ten "
+        "probabilities. Every prediction is kept in your history, where you can correct it. Authenticate with "
+        "`Authorization: Token <key>` (POST /api/v1/auth/token/) or a browser session. Errors always have the "
+        'shape `{"error": {"code", "message", "details"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"SourceEnum": "recognizer.models.Submission.Source"},
+}
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

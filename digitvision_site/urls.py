@@ -1,15 +1,26 @@
 """Root URL configuration: the recognizer's pages, accounts on Django auth, and the admin."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from recognizer import views as recognizer_views
+from recognizer.api import errors as api_errors
 
 # Media is never served publicly, not even in DEBUG: submission images go through access-checked views
 # (recognizer:submission-image / submission-input) so only their owner, or staff, can fetch them.
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("recognizer.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Any other /api/ URL: the API's JSON 404, also while DEBUG shows HTML error pages elsewhere.
+    re_path(r"^api/", api_errors.not_found_route),
     path("accounts/signup/", recognizer_views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("recognizer.urls")),
 ]
+
+handler400 = "recognizer.api.errors.bad_request"
+handler404 = "recognizer.api.errors.not_found"
+handler500 = "recognizer.api.errors.server_error"

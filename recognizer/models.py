@@ -51,8 +51,16 @@ def submission_input_path(instance: "Submission", filename: str) -> str:
     return _generated_name("submissions/inputs", filename)
 
 
+class SubmissionQuerySet(models.QuerySet):
+    def with_true_digit(self, digit: int) -> "SubmissionQuerySet":
+        """Submissions whose true digit is ``digit``: the correction if any, else the prediction."""
+        return self.filter(Q(corrected_digit=digit) | Q(corrected_digit__isnull=True, predicted_digit=digit))
+
+
 class Submission(models.Model):
     """One image a person sent, with what the model version said and, maybe, the person's correction."""
+
+    objects = SubmissionQuerySet.as_manager()
 
     class Source(models.TextChoices):
         CANVAS = "canvas", "Canvas"

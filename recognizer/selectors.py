@@ -2,7 +2,9 @@
 
 from typing import Literal
 
-from django.db.models import Q, QuerySet
+import numpy as np
+from django.db.models import QuerySet
+from PIL import Image
 
 from recognizer.models import ModelVersion, Submission
 
@@ -37,7 +39,7 @@ def submission_list_for_user(
         raise ValueError(f"unknown order {order!r}: choose one of {', '.join(_ORDERINGS)}")
     qs = Submission.objects.filter(user=user).select_related("model_version")
     if digit is not None:
-        qs = qs.filter(Q(corrected_digit=digit) | Q(corrected_digit__isnull=True, predicted_digit=digit))
+        qs = qs.with_true_digit(digit)
     if corrected is not None:
         qs = qs.filter(corrected_digit__isnull=not corrected)
     return qs.order_by(*_ORDERINGS[order])
@@ -55,3 +57,18 @@ def submission_get_visible_to(*, user, submission_id: int) -> Submission:
     """A submission its owner or a staff member may see (its images); anyone else gets Submission.DoesNotExist."""
     qs = Submission.objects.all() if user.is_staff else Submission.objects.filter(user=user)
     return qs.get(pk=submission_id)
+
+
+def submission_input_pixels(*, submission: Submission) -> list[list[float]]:
+    """The 28x28 model input as stored (8-bit PNG), as rows of floats in [0, 1] with ink high."""
+    with submission.input_image.open("rb") as handle, Image.open(handle) as img:
+        pixels = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+    return np.round(pixels, 4).tolist()
+
+
+# --------------------------------------------------------------------------- model versions
+
+
+def model_version_list() -> QuerySet[ModelVersion]:
+    """Every model version, newest first, with what the list pages show about each."""
+    return ModelVersion.objects.select_related("parent", "created_by").order_by("-created_at", "-id")

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from recognizer.files import private_file_response
 from recognizer.forms import ACCEPTED_IMAGE_TYPES, CorrectionForm, HistoryFilterForm, SignUpForm, UploadForm
 from recognizer.inference import ModelWeightsError
 from recognizer.models import Submission
@@ -172,16 +173,7 @@ def _image_response(request: HttpRequest, pk: int, field: str) -> FileResponse:
         submission = submission_get_visible_to(user=request.user, submission_id=pk)
     except Submission.DoesNotExist as exc:
         raise Http404("No such submission.") from exc
-    file = getattr(submission, field)
-    try:
-        handle = file.open("rb")
-    except (FileNotFoundError, ValueError) as exc:
-        raise Http404("The image file is missing.") from exc
-    response = FileResponse(handle)
-    # Private to the signed-in owner; never kept in shared caches.
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return private_file_response(getattr(submission, field))
 
 
 @login_required

@@ -274,3 +274,11 @@ def test_upload_recognises_a_scan_and_rejects_a_fake_png(page, live_server, mnis
     assert not page.get_by_test_id("prediction-digit").is_visible()
     assert submission_count() == 1
     assert files_before == sorted(p for p in Path(media_root).rglob("*") if p.is_file())
+
+
+def test_api_docs_render_without_a_cdn(page, live_server):
+    """Swagger UI comes from our own static files, so /api/docs/ works on a machine with no internet."""
+    page.goto(f"{live_server.url}/api/docs/")
+    page.wait_for_selector(".opblock-summary-path", timeout=15_000)
+    paths = {text.strip().replace("\u200b", "") for text in page.locator(".opblock-summary-path").all_inner_texts()}
+    assert {"/api/v1/predictions/", "/api/v1/predictions/batch/", "/api/v1/auth/token/"} <= paths

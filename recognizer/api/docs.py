@@ -1,0 +1,143 @@
+"""OpenAPI documentation pieces (drf-spectacular): request bodies, error responses and worked examples."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+
+from recognizer.api.serializers import (
+    BatchBase64Serializer,
+    BatchUploadSerializer,
+    ErrorSerializer,
+    PredictionBase64Serializer,
+    PredictionUploadSerializer,
+)
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input (`invalid`, `invalid_image`, `parse_error`).",
+    401: "No or a wrong token (`not_authenticated`, `authentication_failed`).",
+    403: "Not allowed (`permission_denied`), e.g. a session request without its CSRF token.",
+    404: "No such object among yours (`not_found`).",
+    413: "The image or request is too large (`too_large`, `request_too_large`).",
+    415: "The body is neither JSON nor multipart (`unsupported_media_type`).",
+    422: "The image holds no digit (`no_digit`); nothing was stored.",
+    429: "Too many requests (`throttled`); `details.retry_after` says how many seconds to wait.",
+    503: "No model can serve right now (`model_unavailable`).",
+}
+# Statuses any authenticated endpoint can answer (400: e.g. an unknown `include`).
+COMMON_ERRORS = (400, 401, 403, 429)
+
+ERROR = OpenApiResponse(ErrorSerializer, description="An error.")
+
+
+def _error(status: int) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status])
+
+
+def responses(success: int, serializer, *errors: int) -> dict:
+    """The success response plus the given and the common error responses, all in the one error shape."""
+    return {success: serializer, **{s: _error(s) for s in sorted({*errors, *COMMON_ERRORS})}}
+
+
+def image_responses() -> dict:
+    return {
+        (200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The image file."),
+        **{(s, "application/json"): _error(s) for s in (404, *COMMON_ERRORS)},
+    }
+
+
+INCLUDE_PARAMETER = OpenApiParameter(
+    "include",
+    str,
+    enum=["input"],
+    description="`input`: add the 28x28 model input (rows of floats in [0, 1]) to the answer.",
+)
+
+PREDICTION_REQUEST = {
+    "multipart/form-data": PredictionUploadSerializer,
+    "application/json": PredictionBase64Serializer,
+}
+BATCH_REQUEST = {"multipart/form-data": BatchUploadSerializer, "application/json": BatchBase64Serializer}
+
+# Real 28x28 PNGs (white on black, like MNIST) that the shipped model reads as 7 and 1: "Try it out" works.
+SEVEN_PNG_BASE64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAAR0lEQVR42mNgGGSAEUL9xyrMhF3Pf3ySjMjGomvDaSxcDpexuCQRGknUiaSRNJ3I"
+    "GknSiaKRFJ2oGknQiaaReJ3/sccgfQEAykgLJVMrM6YAAAAASUVORK5CYII="
+)
+ONE_PNG_BASE64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAAHUlEQVR42mNgoD9gROH9RxVgwqdzVHJUkghJGgEA7SsBKkgRMQcAAAAASUVORK5CYII="
+)
+
+_PREDICTION = {
+    "id": 42,
+    "digit": 7,
+    "confidence": 0.9983,
+    "probabilities": [0.0, 0.0001, 0.0009, 0.0002, 0.0, 0.0, 0.0, 0.9983, 0.0001, 0.0004],
+    "model_version": "digitnet-bdfc2471",
+    "source": "api",
+    "created_at": "2026-11-25T10:15:03.118Z",
+    "corrected_digit": None,
+    "corrected_at": None,
+    "true_digit": 7,
+    "is_corrected": False,
+    "input": None,
+    "links": {
+        "self": "http://127.0.0.1:8000/api/v1/predictions/42/",
+        "image": "http://127.0.0.1:8000/api/v1/predictions/42/image/",
+        "input_image": "http://127.0.0.1:8000/api/v1/predictions/42/input-image/",
+        "correction": "http://127.0.0.1:8000/api/v1/predictions/42/correction/",
+    },
+}
+_NO_DIGIT = {"error": {"code": "no_digit", "message": "no ink found: the image is blank or too faint", "details": {}}}
+
+PREDICTION_EXAMPLES = [
+    OpenApiExample(
+        "A data URL from a canvas",
+        value={"image": "data:image/png;base64," + SEVEN_PNG_BASE64, "source": "canvas"},
+        request_only=True,
+        media_type="application/json",
+    ),
+    OpenApiExample("The digit found", value=_PREDICTION, response_only=True, status_codes=["201"]),
+    OpenApiExample("A blank image", value=_NO_DIGIT, response_only=True, status_codes=["422"]),
+]
+
+BATCH_EXAMPLES = [
+    OpenApiExample(
+        "Two images in JSON",
+        value={"images": [SEVEN_PNG_BASE64, "data:image/png;base64," + ONE_PNG_BASE64]},
+        request_only=True,
+        media_type="application/json",
+    ),
+    OpenApiExample(
+        "One digit, one blank",
+        value={
+            "created": 1,
+            "failed": 1,
+            "results": [
+                {"index": 0, "status": 201, "prediction": _PREDICTION},
+                {"index": 1, "status": 422, "error": _NO_DIGIT["error"]},
+            ],
+        },
+        response_only=True,
+        status_codes=["200"],
+    ),
+]
+
+CORRECTION_EXAMPLES = [
+    OpenApiExample("It was a 1", value={"true_digit": 1}, request_only=True),
+    OpenApiExample(
+        "The corrected prediction",
+        value={
+            **_PREDICTION,
+            "corrected_digit": 1,
+            "corrected_at": "2026-11-25T10:16:40.001Z",
+            "true_digit": 1,
+            "is_corrected": True,
+        },
+        response_only=True,
+        status_codes=["200"],
+    ),
+]
+
+TOKEN_EXAMPLES = [
+    OpenApiExample("Credentials", value={"username": "ada", "password": "correct horse battery"}, request_only=True),
+    OpenApiExample("A token", value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"}, response_only=True),
+]

@@ -1,0 +1,126 @@
+"""One error shape for the whole API: {"error": {"code", "message", "details"}} with the right HTTP status."""
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, JsonResponse
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from recognizer.inference import ModelWeightsError
+from recognizer.selectors import NoActiveModelVersionError
+from recognizer.services import SubmissionError
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+
+# HTTP status of each SubmissionError code; shared by the single and the batch endpoint.
+SUBMISSION_ERROR_STATUS = {"too_large": 413, "invalid_image": 400, "no_digit": 422}
+
+
+class ApiError(exceptions.APIException):
+    """An API error with its own code and status, e.g. a refused image or an unavailable model."""
+
+    def __init__(self, *, code: str, message: str, status_code: int, details: dict | None = None) -> None:
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.error_code = code
+        self.details = details or {}
+
+
+def submission_error(exc: SubmissionError) -> ApiError:
+    return ApiError(code=exc.code, message=str(exc), status_code=SUBMISSION_ERROR_STATUS.get(exc.code, 400))
+
+
+def model_unavailable(exc: Exception) -> ApiError:
+    return ApiError(code="model_unavailable", message=str(exc), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def error_body(code: str, message: str, details: dict | list | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _message_and_details(exc: exceptions.APIException) -> tuple[str, dict | list]:
+    detail = exc.detail
+    if isinstance(exc, exceptions.ValidationError):
+        # Field errors keep their structure in details; the message names the fields for humans.
+        if isinstance(detail, dict):
+            fields = ", ".join(str(name) for name in detail)
+            return f"Invalid input: {fields}.", detail
+        return "Invalid input: " + " ".join(str(d) for d in detail), {"non_field_errors": detail}
+    if isinstance(exc, exceptions.Throttled):
+        return str(detail), {"retry_after": exc.wait}
+    return str(detail), {}
+
+
+def _code_of(exc: exceptions.APIException) -> str:
+    if isinstance(exc, ApiError):
+        return exc.error_code
+    if isinstance(exc, exceptions.ValidationError):
+        return "invalid"
+    return exc.default_code
+
+
+def exception_handler(exc: Exception, context: dict):
+    """DRF's handler, then the response body rewritten into the API's one error shape."""
+    if isinstance(exc, SubmissionError):
+        exc = submission_error(exc)
+    elif isinstance(exc, (ModelWeightsError, NoActiveModelVersionError)):
+        exc = model_unavailable(exc)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = ApiError(code="request_too_large", message=str(exc), status_code=413)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # an unexpected error: Django logs it and answers 500 through handler500 below
+    if isinstance(exc, exceptions.APIException):
+        message, details = _message_and_details(exc)
+        if isinstance(exc, ApiError):
+            details = exc.details
+        response.data = error_body(_code_of(exc), message, details)
+    else:  # Http404 / PermissionDenied, already turned into NotFound / PermissionDenied data by DRF
+        code = "not_found" if response.status_code == 404 else "permission_denied"
+        response.data = error_body(code, str(response.data.get("detail", "")))
+    return response
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
+    """handler404: JSON in the API's shape for /api/ URLs, the usual page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "No such API endpoint or object."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
+    """handler400 (e.g. a malformed multipart body, a body over Django's cap, a disallowed host)."""
+    if _is_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            return JsonResponse(error_body("request_too_large", str(exception)), status=413)
+        return JsonResponse(error_body("bad_request", "The request could not be read."), status=400)
+    return defaults.bad_request(request, exception)
+
+
+@csrf_exempt  # also mounted as the catch-all /api/ route, where a DELETE must still get a 404, not a CSRF page
+def not_found_route(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    return not_found(request, None)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    """CSRF_FAILURE_VIEW: a session-authenticated API write without its CSRF token."""
+    if _is_api(request):
+        return JsonResponse(error_body("permission_denied", f"CSRF check failed: {reason}"), status=403)
+    return csrf.csrf_failure(request, reason)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    """handler500: never a stack trace, and for the API the same error shape."""
+    if _is_api(request):
+        body = error_body("server_error", "Something went wrong on our side; it has been logged.")
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)

@@ -1,0 +1,49 @@
+"""Query parameters of GET /api/v1/predictions/ (django-filter)."""
+
+import django_filters
+from django import forms
+
+from recognizer.models import DIGIT_CHOICES, Submission
+
+
+class _NoBlankValues(forms.Form):
+    # django-filter skips a parameter given with no value; an API client more likely made a mistake.
+    def clean(self) -> dict:
+        for name in self.fields:
+            if self.data.get(name, None) == "":
+                self.add_error(name, "Give a value, or leave the parameter out.")
+        return super().clean()
+
+
+class PredictionFilter(django_filters.FilterSet):
+    digit = django_filters.TypedChoiceFilter(
+        choices=DIGIT_CHOICES,
+        coerce=int,
+        method="filter_true_digit",
+        label="True digit: the correction if any, else the prediction.",
+    )
+    # A choice, not a BooleanFilter: that one silently ignores values like "maybe" instead of refusing them.
+    corrected = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_corrected",
+        label="Only corrected (true) or only uncorrected (false).",
+    )
+    min_confidence = django_filters.NumberFilter(field_name="confidence", lookup_expr="gte")
+    max_confidence = django_filters.NumberFilter(field_name="confidence", lookup_expr="lte")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    ordering = django_filters.OrderingFilter(
+        fields=(("created_at", "created_at"), ("confidence", "confidence")),
+        label="created_at, -created_at (default), confidence (least sure first) or -confidence.",
+    )
+
+    class Meta:
+        model = Submission
+        fields: list[str] = []
+        form = _NoBlankValues
+
+    def filter_true_digit(self, queryset, name: str, value: int):
+        return queryset.with_true_digit(value)
+
+    def filter_corrected(self, queryset, name: str, value: str):
+        return queryset.filter(corrected_digit__isnull=value == "false")

@@ -1,0 +1,211 @@
+"""Request and response shapes of the API; they validate and present, services and selectors do the work."""
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from recognizer.models import ModelVersion, Submission
+from recognizer.selectors import submission_input_pixels
+
+# --------------------------------------------------------------------------- errors (documentation only)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable: e.g. invalid, no_digit, too_large, not_found.")
+    message = serializers.CharField(help_text="For people: what went wrong and what to do.")
+    details = serializers.DictField(help_text="Field errors for `invalid`, `retry_after` seconds for `throttled`.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+class PredictionLinksSerializer(serializers.Serializer):
+    self = serializers.CharField()
+    image = serializers.CharField(help_text="The original image as sent.")
+    input_image = serializers.CharField(help_text="The 28x28 model input as a PNG.")
+    correction = serializers.CharField(help_text="PUT or PATCH the true digit here.")
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    """A stored prediction. `input` (28x28 floats) only when asked for with `?include=input`."""
+
+    digit = serializers.IntegerField(source="predicted_digit", min_value=0, max_value=9)
+    confidence = serializers.FloatField(min_value=0.0, max_value=1.0, help_text="Calibrated probability of `digit`.")
+    probabilities = serializers.ListField(
+        child=serializers.FloatField(min_value=0.0, max_value=1.0),
+        min_length=10,
+        max_length=10,
+        help_text="Probability of each digit 0-9; they sum to 1.",
+    )
+    model_version = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    true_digit = serializers.IntegerField(min_value=0, max_value=9, help_text="The correction if any, else `digit`.")
+    is_corrected = serializers.BooleanField()
+    input = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id",
+            "digit",
+            "confidence",
+            "probabilities",
+            "model_version",
+            "source",
+            "created_at",
+            "corrected_digit",
+            "corrected_at",
+            "true_digit",
+            "is_corrected",
+            "input",
+            "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(
+        serializers.ListField(
+            child=serializers.ListField(child=serializers.FloatField(), min_length=28, max_length=28),
+            min_length=28,
+            max_length=28,
+            allow_null=True,
+            help_text="The 28x28 model input, rows of floats in [0, 1] (ink high), with `?include=input`; else null.",
+        )
+    )
+    def get_input(self, submission: Submission) -> list[list[float]] | None:
+        # Only read from storage when asked for: listing a page of predictions stays cheap.
+        return submission_input_pixels(submission=submission) if self.context.get("include_input") else None
+
+    @extend_schema_field(PredictionLinksSerializer)
+    def get_links(self, submission: Submission) -> dict:
+        def url(name: str) -> str:
+            path = reverse(f"api:prediction-{name}", args=[submission.pk])
+            request = self.context.get("request")
+            return request.build_absolute_uri(path) if request else path
+
+        return {
+            "self": url("detail"),
+            "image": url("image"),
+            "input_image": url("input-image"),
+            "correction": url("correction"),
+        }
+
+
+# An image comes as a multipart file or, in JSON, as base64 / a data URL: one serializer for each body type.
+# Empty files and blank strings pass here so that, like any unreadable image, they get the service's error.
+_IMAGE_FILE_HELP = "The image file: PNG, JPEG, WebP, GIF (first frame), BMP or TIFF."
+_IMAGE_TEXT_HELP = "The image as base64, or a data URL like canvas.toDataURL() makes."
+
+
+def _image_file() -> serializers.FileField:
+    return serializers.FileField(allow_empty_file=True, help_text=_IMAGE_FILE_HELP)
+
+
+class _StrictCharField(serializers.CharField):
+    # DRF's CharField turns a number into text; an image sent as a number is a client's mistake.
+    def to_internal_value(self, data) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def _image_text() -> serializers.CharField:
+    return _StrictCharField(allow_blank=True, trim_whitespace=False, help_text=_IMAGE_TEXT_HELP)
+
+
+def _source() -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=Submission.Source.choices, default=Submission.Source.API)
+
+
+class PredictionUploadSerializer(serializers.Serializer):
+    image = _image_file()
+    source = _source()
+
+
+class PredictionBase64Serializer(serializers.Serializer):
+    image = _image_text()
+    source = _source()
+
+
+class _BatchLimit:
+    def validate_images(self, images: list) -> list:
+        limit = settings.DIGITVISION_API_MAX_BATCH
+        if len(images) > limit:
+            raise serializers.ValidationError(f"At most {limit} images per batch; this one has {len(images)}.")
+        return images
+
+
+class BatchUploadSerializer(_BatchLimit, serializers.Serializer):
+    images = serializers.ListField(child=_image_file(), min_length=1, help_text="Repeat the field once per image.")
+    source = _source()
+
+
+class BatchBase64Serializer(_BatchLimit, serializers.Serializer):
+    images = serializers.ListField(child=_image_text(), min_length=1, help_text="base64 strings or data URLs.")
+    source = _source()
+
+
+class BatchItemSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the image in the request.")
+    status = serializers.IntegerField(help_text="What a single request for this image would have answered.")
+    prediction = PredictionSerializer(required=False, help_text="Present when status is 201.")
+    error = ErrorDetailSerializer(required=False, help_text="Present otherwise; nothing was stored for it.")
+
+
+class BatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = BatchItemSerializer(many=True)
+
+
+class CorrectionSerializer(serializers.Serializer):
+    true_digit = serializers.IntegerField(
+        min_value=0, max_value=9, help_text="The digit really written; send the predicted digit to confirm it."
+    )
+
+
+# --------------------------------------------------------------------------- model versions
+
+# The headline figures of a model's evaluation report; the detail endpoint returns the whole report.
+METRIC_SUMMARY_KEYS = (
+    "test_accuracy",
+    "val_accuracy",
+    "test_ece_before_scaling",
+    "test_ece_after_scaling",
+    "temperature",
+    "parameters",
+    "selected_epoch",
+)
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    metrics = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "name", "sha256", "is_active", "parent", "created_at", "created_by", "metrics"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_metrics(self, version: ModelVersion) -> dict:
+        return {key: version.metrics[key] for key in METRIC_SUMMARY_KEYS if key in version.metrics}
+
+
+class ModelVersionDetailSerializer(ModelVersionSerializer):
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_metrics(self, version: ModelVersion) -> dict:
+        return version.metrics
+
+
+# --------------------------------------------------------------------------- auth
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")

@@ -1,0 +1,18 @@
+"""API routes under /api/v1/ (namespace `api`)."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from recognizer.api import views
+
+app_name = "api"
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("predictions", views.PredictionViewSet, basename="prediction")
+router.register("models", views.ModelVersionViewSet, basename="model-version")
+
+urlpatterns = [
+    path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
+    *router.urls,
+]

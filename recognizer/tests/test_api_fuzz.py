@@ -1,0 +1,48 @@
+"""Schema-driven fuzzing (schemathesis): no request, valid or not, gets a 5xx or an answer the schema does not allow."""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.config import SchemathesisConfig
+
+from digitvision_site.wsgi import application
+from recognizer.tests.factories import SubmissionFactory
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        # Valid-looking ids mostly name nothing (or someone else's prediction): 404 is the right answer to those.
+        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "404"]}},
+        # Generated credentials are never right, so a valid token request is refused (400) by design.
+        # and no schema can say which strings are images, so a valid-looking image may rightly be refused (400).
+        "operations": [
+            {"include-path": "/api/v1/auth/token/", "checks": {"positive_data_acceptance": {"enabled": False}}},
+            {
+                "include-path": "/api/v1/predictions/",
+                "include-method": "POST",
+                "checks": {"positive_data_acceptance": {"enabled": False}},
+            },
+        ],
+    }
+)
+# Loaded from the app in-process at collection (pytest-django has set Django up by then); no server, no network.
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, config=CONFIG)
+
+
+@pytest.fixture
+def auth_headers(user, shipped_version, settings) -> dict:
+    # Fuzzing sends hundreds of requests: throttling would answer most of them, and is tested on its own.
+    settings.DIGITVISION_API_THROTTLE_RATES = {"user": None, "anon": None, "auth": None}
+    # A few real predictions, so that ids the fuzzer picks sometimes exist.
+    for _ in range(3):
+        SubmissionFactory(user=user)
+    return {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_api_conforms_to_its_schema(case, auth_headers):
+    case.call_and_validate(headers=auth_headers)
