@@ -1,6 +1,9 @@
 """The per-process predictor cache, keyed by the active ModelVersion and reloaded when it changes."""
 
+import logging
+import math
 import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -10,13 +13,18 @@ from ml.predictor import Predictor
 from recognizer.models import ModelVersion
 from recognizer.selectors import model_version_active
 
+logger = logging.getLogger(__name__)
+
 
 class ModelWeightsError(RuntimeError):
     """The active version's weights file is missing or is not the file that was registered."""
 
 
 _lock = threading.Lock()
-_cached: tuple[tuple[int, str], Predictor] | None = None
+_cached: tuple[tuple[int, str], Predictor, ModelVersion] | None = None
+# Versions whose weights were refused, and when: looked at again after RETRY_REFUSED_SECONDS.
+_refused: dict[tuple[int, str], float] = {}
+RETRY_REFUSED_SECONDS = 10.0
 
 
 def model_version_weights_path(version: ModelVersion) -> Path:
@@ -25,7 +33,8 @@ def model_version_weights_path(version: ModelVersion) -> Path:
     return path if path.is_absolute() else Path(settings.MEDIA_ROOT) / path
 
 
-def _load(version: ModelVersion) -> Predictor:
+def model_version_verified_path(version: ModelVersion) -> Path:
+    """The version's weights file after checking it is the registered file; raises ModelWeightsError if not."""
     path = model_version_weights_path(version)
     if not path.is_file():
         raise ModelWeightsError(f"weights of model version {version.name} not found at {path}")
@@ -35,11 +44,19 @@ def _load(version: ModelVersion) -> Predictor:
             f"weights of model version {version.name} at {path} have sha256 {actual}, "
             f"not the registered {version.sha256}: refusing to serve them"
         )
-    return Predictor.from_checkpoint(path, version=version.name, threads=1)
+    return path
+
+
+def _load(version: ModelVersion) -> Predictor:
+    return Predictor.from_checkpoint(model_version_verified_path(version), version=version.name, threads=1)
 
 
 def get_predictor() -> tuple[Predictor, ModelVersion]:
-    """The active version's predictor, built once per process; one cheap query per call notices a promotion."""
+    """The active version's predictor, built once per process; one cheap query per call notices a promotion.
+
+    If the newly active version's weights are missing or not the registered file, the version this process
+    was serving keeps serving (and is what the submission records), so a bad file never stops predictions.
+    """
     global _cached
     version = model_version_active()
     key = (version.pk, version.sha256)
@@ -49,8 +66,16 @@ def get_predictor() -> tuple[Predictor, ModelVersion]:
     with _lock:
         # Another thread may have loaded it while this one waited.
         if _cached is None or _cached[0] != key:
-            _cached = (key, _load(version))
-        return _cached[1], version
+            if _cached is not None and _refused.get(key, -math.inf) > time.monotonic() - RETRY_REFUSED_SECONDS:
+                return _cached[1], _cached[2]  # refused moments ago: don't re-hash the file on every request
+            try:
+                _cached = (key, _load(version), version)
+            except ModelWeightsError:
+                if _cached is None:
+                    raise
+                _refused[key] = time.monotonic()
+                logger.exception("keeping model version %s: the newly active one cannot be loaded", _cached[2].name)
+        return _cached[1], _cached[2]
 
 
 def reset_predictor_cache() -> None:
@@ -58,3 +83,4 @@ def reset_predictor_cache() -> None:
     global _cached
     with _lock:
         _cached = None
+        _refused.clear()

@@ -1,4 +1,4 @@
-"""Database models: the model versions that serve predictions and the submissions they predicted."""
+"""Database models: model versions and their history, submissions, and the training runs that make versions."""
 
 import uuid
 from pathlib import PurePosixPath
@@ -110,3 +110,109 @@ class Submission(models.Model):
     def true_digit(self) -> int:
         """The person's answer when there is one, else the model's."""
         return self.corrected_digit if self.corrected_digit is not None else self.predicted_digit
+
+
+class ModelVersionEvent(models.Model):
+    """A change of the serving model: who made which version active, when and why (promotion or rollback)."""
+
+    class Action(models.TextChoices):
+        ACTIVATED = "activated", "Activated"  # first activation, e.g. by `bootstrap`
+        PROMOTED = "promoted", "Promoted by a training run"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="events")
+    previous = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="active before"
+    )
+    action = models.CharField(max_length=12, choices=Action.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    reason = models.TextField(blank=True)
+    training_run = models.ForeignKey(
+        "TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="model_version_events"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.version} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class TrainingRun(models.Model):
+    """One retraining from people's corrections: queued -> running -> evaluating -> a verdict, with progress."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        EVALUATING = "evaluating", "Evaluating"
+        PROMOTED = "promoted", "Promoted"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    IN_PROGRESS = (State.QUEUED, State.RUNNING, State.EVALUATING)
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED, db_index=True)
+    # True while queued/running/evaluating, NULL after: the unique constraint below allows one run in flight.
+    in_flight = models.BooleanField(null=True, default=True, editable=False)
+    progress = models.FloatField(default=0.0, help_text="percent, 0-100")
+    step = models.CharField(max_length=200, blank=True, help_text="what the run is doing now")
+    base_version = models.ForeignKey(
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="training_runs",
+        help_text="the active version the run fine-tuned",
+    )
+    candidate_version = models.OneToOneField(
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="made_by_run",
+        help_text="the version this run promoted",
+    )
+    train_samples = models.PositiveIntegerField(null=True, blank=True, help_text="corrections trained on")
+    holdout_samples = models.PositiveIntegerField(null=True, blank=True, help_text="corrections held out")
+    replay_samples = models.PositiveIntegerField(null=True, blank=True, help_text="MNIST samples replayed")
+    candidate_metrics = models.JSONField(default=dict, blank=True)
+    active_metrics = models.JSONField(default=dict, blank=True)
+    per_class = models.JSONField(default=list, blank=True, help_text="per digit: active vs candidate")
+    reason = models.TextField(blank=True, help_text="why it was promoted, rejected or failed")
+    artifacts_dir = models.CharField(max_length=500, blank=True, help_text="relative to MEDIA_ROOT")
+    plots = models.JSONField(default=list, blank=True, help_text="plot files, relative to MEDIA_ROOT")
+    log = models.JSONField(default=list, blank=True, help_text="timestamped log lines")
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last progress write by the worker")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["in_flight"], condition=Q(in_flight=True), name="recognizer_one_training_run_in_flight"
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0.0, progress__lte=100.0), name="recognizer_progress_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"training run #{self.pk} ({self.state})"
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.state in self.IN_PROGRESS
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return ((self.finished_at or timezone.now()) - self.started_at).total_seconds()

@@ -76,6 +76,24 @@ def test_refuses_weights_whose_sha256_does_not_match(untrained_checkpoint, tmp_p
     assert loads == []
 
 
+def test_a_bad_new_version_leaves_the_previous_one_serving(shipped_version, untrained_checkpoint, tmp_path, loads):
+    """Promoted, then its file is damaged: this process keeps serving, and recording, what it had."""
+    inference.get_predictor()
+    path = tmp_path / "candidate.pt"
+    shutil.copy(untrained_checkpoint, path)
+    candidate = model_version_register(path=path, activate=True)
+    path.write_bytes(b"damaged")
+
+    predictor, version = inference.get_predictor()
+
+    assert version == shipped_version and predictor.version == shipped_version.name
+    assert inference.get_predictor()[1] == shipped_version  # no re-hash storm: refused for a while
+    assert loads == [shipped_version.name]
+    shutil.copy(untrained_checkpoint, path)  # repaired: picked up once the retry delay has passed
+    inference._refused.clear()
+    assert inference.get_predictor()[1] == candidate
+
+
 def test_refuses_a_version_whose_weights_are_missing(loads):
     version = ModelVersionFactory(is_active=True)
 

@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from ml.data import sha256_of
-from recognizer.models import ModelVersion
+from recognizer.inference import ModelWeightsError
+from recognizer.models import ModelVersion, ModelVersionEvent
 from recognizer.services import model_version_activate, model_version_register
 from recognizer.tests.factories import ModelVersionFactory
 
@@ -67,8 +68,8 @@ def test_register_missing_file_is_a_clear_error(tmp_path):
         model_version_register(path=tmp_path / "nope.pt")
 
 
-def test_register_with_activate_switches_the_active_version(untrained_checkpoint):
-    old = ModelVersionFactory(is_active=True)
+def test_register_with_activate_switches_the_active_version(shipped_version, untrained_checkpoint):
+    old = shipped_version
 
     new = model_version_register(path=untrained_checkpoint, parent=old, activate=True)
 
@@ -77,6 +78,45 @@ def test_register_with_activate_switches_the_active_version(untrained_checkpoint
     assert list(ModelVersion.objects.filter(is_active=True)) == [new]
     model_version_activate(version=old)
     assert list(ModelVersion.objects.filter(is_active=True)) == [old]
+    assert [(e.action, e.version, e.previous) for e in ModelVersionEvent.objects.order_by("id")] == [
+        ("activated", old, None),
+        ("activated", new, old),
+        ("activated", old, new),
+    ]
+
+
+def test_activating_a_version_whose_file_is_missing_or_altered_is_refused(shipped_version, untrained_checkpoint):
+    missing = ModelVersionFactory()
+    with pytest.raises(ModelWeightsError, match="not found"):
+        model_version_activate(version=missing)
+    altered = model_version_register(path=untrained_checkpoint)
+    altered.sha256 = "0" * 64
+    altered.save()
+    with pytest.raises(ModelWeightsError, match="not the registered"):
+        model_version_activate(version=altered)
+    assert list(ModelVersion.objects.filter(is_active=True)) == [shipped_version]
+
+
+def test_rollback_is_staff_only_and_recorded(shipped_version, untrained_checkpoint, user):
+    from django.core.exceptions import PermissionDenied
+
+    from recognizer.services import model_version_rollback
+
+    newer = model_version_register(path=untrained_checkpoint, parent=shipped_version, activate=True)
+    with pytest.raises(PermissionDenied):
+        model_version_rollback(version=shipped_version, by=user, reason="worse on sevens")
+    user.is_staff = True
+    user.save()
+    model_version_rollback(version=shipped_version, by=user, reason="worse on sevens")
+    event = ModelVersionEvent.objects.latest("id")
+    assert (event.action, event.version, event.previous, event.by, event.reason) == (
+        "rolled_back",
+        shipped_version,
+        newer,
+        user,
+        "worse on sevens",
+    )
+    assert ModelVersion.objects.get(is_active=True) == shipped_version
 
 
 def run_bootstrap(*args: str) -> str:

@@ -116,7 +116,7 @@ def test_too_many_bytes_is_too_large(user, shipped_version, settings, digit_png,
 
 
 def test_too_many_pixels_is_too_large(user, shipped_version, monkeypatch, digit_png, media_root):
-    monkeypatch.setattr("recognizer.services.MAX_PIXELS", 100 * 100)
+    monkeypatch.setattr("recognizer.services.submissions.MAX_PIXELS", 100 * 100)
     with pytest.raises(TooLargeError, match="pixels"):
         submission_create(user=user, image_bytes=digit_png.read_bytes(), source="upload")
     assert_nothing_stored(media_root)
@@ -145,7 +145,7 @@ def test_failure_after_files_were_written_leaves_no_files_and_no_row(
 def test_failure_writing_the_second_file_removes_the_first(
     user, shipped_version, canvas_seven, media_root, monkeypatch
 ):
-    import recognizer.services as services
+    import recognizer.services.submissions as services
 
     def broken_png(image):
         raise OSError("disk full")

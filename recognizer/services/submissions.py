@@ -1,9 +1,7 @@
-"""Every write to the recognizer's data (HackSoftware Django-Styleguide services)."""
+"""Writes of submissions: predict and store, correct, delete."""
 
 import io
-import json
 import logging
-from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -13,76 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
-from ml.data import sha256_of
 from ml.predictor import ImageDecodeError
 from ml.preprocess import MAX_PIXELS
 from recognizer import inference
-from recognizer.models import ModelVersion, Submission
+from recognizer.models import Submission
 
 logger = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------- model versions
-
-
-def _metrics_beside(path: Path, sha256: str) -> dict:
-    """The training report next to a checkpoint, unless it describes a different checkpoint."""
-    report = path.parent / "metrics.json"
-    try:
-        metrics = json.loads(report.read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(metrics, dict) or metrics.get("checkpoint_sha256", sha256) != sha256:
-        return {}
-    return metrics
-
-
-def _stored_path(path: Path) -> str:
-    # Weights under MEDIA_ROOT are stored relative to it, so media on shared storage can be mounted anywhere.
-    media = Path(settings.MEDIA_ROOT).resolve()
-    return str(path.relative_to(media)) if path.is_relative_to(media) else str(path)
-
-
-def model_version_activate(*, version: ModelVersion) -> ModelVersion:
-    """Make ``version`` the one serving predictions; every process picks it up on its next request."""
-    with transaction.atomic():
-        ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
-        # Not trusting version.is_active: the instance may be stale.
-        ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
-        version.is_active = True
-    return version
-
-
-def model_version_register(
-    *,
-    path: str | Path,
-    name: str | None = None,
-    parent: ModelVersion | None = None,
-    created_by=None,
-    activate: bool = False,
-) -> ModelVersion:
-    """Record a checkpoint file as a model version; registering the same bytes again returns the existing row."""
-    path = Path(path).resolve()
-    if not path.is_file():
-        raise FileNotFoundError(f"model checkpoint {path} not found")
-    sha256 = sha256_of(path)
-    with transaction.atomic():
-        version = ModelVersion.objects.filter(sha256=sha256).first()
-        if version is None:
-            name = name or f"digitnet-{sha256[:8]}"
-            if ModelVersion.objects.filter(name=name).exists():
-                raise ValueError(f"a different model version is already named {name!r}")
-            version = ModelVersion.objects.create(
-                name=name,
-                weights_path=_stored_path(path),
-                sha256=sha256,
-                parent=parent,
-                metrics=_metrics_beside(path, sha256),
-                created_by=created_by,
-            )
-        if activate:
-            model_version_activate(version=version)
-    return version
 
 
 # --------------------------------------------------------------------------- submissions

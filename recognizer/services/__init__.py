@@ -1,0 +1,25 @@
+"""Every write to the recognizer's data (HackSoftware Django-Styleguide services), one module per entity."""
+
+from recognizer.services.model_versions import model_version_activate, model_version_register, model_version_rollback
+from recognizer.services.submissions import (
+    InvalidImageError,
+    NoDigitError,
+    SubmissionError,
+    TooLargeError,
+    submission_correct,
+    submission_create,
+    submission_delete,
+)
+
+__all__ = [
+    "InvalidImageError",
+    "NoDigitError",
+    "SubmissionError",
+    "TooLargeError",
+    "model_version_activate",
+    "model_version_register",
+    "model_version_rollback",
+    "submission_correct",
+    "submission_create",
+    "submission_delete",
+]
