@@ -192,6 +192,19 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 
+# Publishing a task gives up quickly when the broker is down, so the person asking gets an answer at once.
+DIGITVISION_TASK_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=3.0)
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 3.0
+
+# Retraining (a TrainingRun on a Celery worker).
+DIGITVISION_TRAINING_TIME_LIMIT = env.int("DIGITVISION_TRAINING_TIME_LIMIT", default=600)  # seconds per run
+# A run with no progress report for this long lost its worker; one queued this long found no worker.
+DIGITVISION_TRAINING_STALE_SECONDS = env.int("DIGITVISION_TRAINING_STALE_SECONDS", default=120)
+DIGITVISION_TRAINING_QUEUE_TIMEOUT = env.int("DIGITVISION_TRAINING_QUEUE_TIMEOUT", default=900)
+# Extra keyword arguments for ml.retrain.retrain (JSON), e.g. fewer epochs for a quick trial run.
+DIGITVISION_RETRAIN_OPTIONS = env.json("DIGITVISION_RETRAIN_OPTIONS", default={})
+
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)

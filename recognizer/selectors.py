@@ -6,7 +6,7 @@ import numpy as np
 from django.db.models import QuerySet
 from PIL import Image
 
-from recognizer.models import ModelVersion, Submission
+from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
 
 
 class NoActiveModelVersionError(RuntimeError):
@@ -72,3 +72,27 @@ def submission_input_pixels(*, submission: Submission) -> list[list[float]]:
 def model_version_list() -> QuerySet[ModelVersion]:
     """Every model version, newest first, with what the list pages show about each."""
     return ModelVersion.objects.select_related("parent", "created_by").order_by("-created_at", "-id")
+
+
+# --------------------------------------------------------------------------- training
+
+
+def submission_corrections_for_training() -> QuerySet[Submission]:
+    """Every corrected submission that still exists (a deleted one is gone, so never trained on), oldest first."""
+    return Submission.objects.filter(corrected_digit__isnull=False).order_by("id")
+
+
+def training_run_current() -> TrainingRun | None:
+    """The run queued, running or evaluating, if any (there is at most one)."""
+    return TrainingRun.objects.filter(in_flight=True).first()
+
+
+def training_run_list() -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.select_related("requested_by", "base_version", "candidate_version").order_by(
+        "-created_at", "-id"
+    )
+
+
+def model_version_events(*, limit: int = 50) -> QuerySet[ModelVersionEvent]:
+    """The latest promotions and rollbacks, newest first."""
+    return ModelVersionEvent.objects.select_related("version", "previous", "by", "training_run")[:limit]

@@ -14,13 +14,15 @@ from recognizer.api.serializers import (
 ERROR_DESCRIPTIONS = {
     400: "Invalid input (`invalid`, `invalid_image`, `parse_error`).",
     401: "No or a wrong token (`not_authenticated`, `authentication_failed`).",
-    403: "Not allowed (`permission_denied`), e.g. a session request without its CSRF token.",
+    403: "Not allowed (`permission_denied`): staff-only endpoints, or a session request without its CSRF token.",
     404: "No such object among yours (`not_found`).",
+    409: "Conflicts with the current state: a run already in progress (`training_in_progress`, `details.run`), "
+    "a run no longer in progress (`not_in_progress`), weights that fail their checksum (`model_weights_invalid`).",
     413: "The image or request is too large (`too_large`, `request_too_large`).",
     415: "The body is neither JSON nor multipart (`unsupported_media_type`).",
     422: "The image holds no digit (`no_digit`); nothing was stored.",
     429: "Too many requests (`throttled`); `details.retry_after` says how many seconds to wait.",
-    503: "No model can serve right now (`model_unavailable`).",
+    503: "No model can serve right now (`model_unavailable`), or the task queue is down (`queue_unavailable`).",
 }
 # Statuses any authenticated endpoint can answer (400: e.g. an unknown `include`).
 COMMON_ERRORS = (400, 401, 403, 429)
@@ -63,7 +65,8 @@ SEVEN_PNG_BASE64 = (
     "GknSiaKRFJ2oGknQiaaReJ3/sccgfQEAykgLJVMrM6YAAAAASUVORK5CYII="
 )
 ONE_PNG_BASE64 = (
-    "iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAAHUlEQVR42mNgoD9gROH9RxVgwqdzVHJUkghJGgEA7SsBKkgRMQcAAAAASUVORK5CYII="
+    "iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAAHUlEQVR42mNgoD9gROH9RxVgwqdz"
+    "VHJUkghJGgEA7SsBKkgRMQcAAAAASUVORK5CYII="
 )
 
 _PREDICTION = {

@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from recognizer.models import ModelVersion, Submission
+from recognizer.models import ModelVersion, Submission, TrainingRun
 from recognizer.selectors import submission_input_pixels
 
 # --------------------------------------------------------------------------- errors (documentation only)
@@ -209,3 +209,53 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")
+
+
+# --------------------------------------------------------------------------- training runs
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    """A retraining: its state and live progress, then the figures behind its verdict."""
+
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    base_version = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    candidate_version = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    is_in_progress = serializers.BooleanField()
+    duration_seconds = serializers.FloatField(allow_null=True)
+    log = serializers.ListField(child=serializers.CharField())
+    plots = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id",
+            "state",
+            "is_in_progress",
+            "progress",
+            "step",
+            "reason",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "base_version",
+            "candidate_version",
+            "train_samples",
+            "holdout_samples",
+            "replay_samples",
+            "active_metrics",
+            "candidate_metrics",
+            "per_class",
+            "plots",
+            "log",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(help_text="URL of a plot image (PNG).")))
+    def get_plots(self, run: TrainingRun) -> list[str]:
+        return [reverse("recognizer:training-run-plot", args=[run.pk, index]) for index in range(len(run.plots))]
+
+
+class ActivateSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text="Why, for the record.")

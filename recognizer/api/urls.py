@@ -11,6 +11,7 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("predictions", views.PredictionViewSet, basename="prediction")
 router.register("models", views.ModelVersionViewSet, basename="model-version")
+router.register("training-runs", views.TrainingRunViewSet, basename="training-run")
 
 urlpatterns = [
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),

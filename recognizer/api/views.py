@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +22,7 @@ from recognizer.api.errors import ApiError, model_unavailable, submission_error
 from recognizer.api.filters import PredictionFilter
 from recognizer.api.renderers import ImageRenderer
 from recognizer.api.serializers import (
+    ActivateSerializer,
     BatchBase64Serializer,
     BatchResultSerializer,
     BatchUploadSerializer,
@@ -32,13 +33,33 @@ from recognizer.api.serializers import (
     PredictionSerializer,
     PredictionUploadSerializer,
     TokenSerializer,
+    TrainingRunSerializer,
 )
 from recognizer.api.throttling import AuthThrottle
 from recognizer.files import private_file_response
 from recognizer.inference import ModelWeightsError
 from recognizer.models import Submission
-from recognizer.selectors import NoActiveModelVersionError, model_version_list, submission_list_for_user
-from recognizer.services import SubmissionError, submission_correct, submission_create, submission_delete
+from recognizer.selectors import (
+    NoActiveModelVersionError,
+    model_version_list,
+    submission_list_for_user,
+    training_run_list,
+)
+from recognizer.services import (
+    SubmissionError,
+    model_version_rollback,
+    submission_correct,
+    submission_create,
+    submission_delete,
+)
+from recognizer.services.training import (
+    TrainingError,
+    TrainingInProgressError,
+    TrainingQueueUnavailableError,
+    training_run_cancel,
+    training_run_fail_stale,
+    training_run_start,
+)
 from recognizer.uploads import decode_base64_image, read_uploaded_file
 
 
@@ -52,11 +73,12 @@ def _is_multipart(request: Request) -> bool:
 
 def _include_input(request: Request) -> bool:
     """`?include=input`; anything else named in `include` is refused rather than silently ignored."""
-    names = [n for n in request.query_params.get("include", "").split(",") if n]
-    unknown = sorted(set(names) - {"input"})
-    if unknown:
-        raise ValidationError({"include": [f"Unknown: {', '.join(unknown)}. Only `input` can be included."]})
-    return "input" in names
+    if "include" not in request.query_params:
+        return False
+    names = request.query_params["include"].split(",")
+    if set(names) != {"input"}:
+        raise ValidationError({"include": ["Only `input` can be included: ?include=input."]})
+    return True
 
 
 def _predict(*, user, image, source: str) -> Submission:
@@ -247,7 +269,7 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     ),
 )
 class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
-    """Every model version; read-only here (staff promote and roll back through retraining)."""
+    """Every model version; staff can make an earlier one active again (a recorded rollback)."""
 
     serializer_class = ModelVersionSerializer
     lookup_value_regex = r"\d+"
@@ -257,3 +279,71 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return ModelVersionDetailSerializer if self.action == "retrieve" else ModelVersionSerializer
+
+    @extend_schema(
+        summary="Make this version the serving one (staff): a recorded rollback",
+        request=ActivateSerializer,
+        responses=docs.responses(200, ModelVersionSerializer, 404, 409),
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
+    def activate(self, request: Request, pk: str) -> Response:
+        serializer = ActivateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = self.get_object()
+        try:
+            version = model_version_rollback(version=version, by=request.user, **serializer.validated_data)
+        except ModelWeightsError as exc:
+            raise ApiError(code="model_weights_invalid", message=str(exc), status_code=409) from exc
+        return Response(ModelVersionSerializer(version, context=self.get_serializer_context()).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Training runs, newest first (staff)",
+        responses=docs.responses(200, TrainingRunSerializer(many=True), 404),
+    ),
+    retrieve=extend_schema(
+        summary="One training run: poll it for live progress, then its verdict (staff)",
+        responses=docs.responses(200, TrainingRunSerializer, 404),
+    ),
+)
+class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Retrain the model from people's corrections, one run at a time; staff only (others get 403)."""
+
+    serializer_class = TrainingRunSerializer
+    permission_classes = [IsAdminUser]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        if not getattr(self, "swagger_fake_view", False):
+            training_run_fail_stale()  # a run whose worker died shows as failed to whoever polls it
+        return training_run_list()
+
+    @extend_schema(
+        summary="Start a retraining (staff); answers at once, poll the run for progress",
+        request=None,
+        responses=docs.responses(202, TrainingRunSerializer, 409, 503),
+    )
+    def create(self, request: Request) -> Response:
+        try:
+            run = training_run_start(requested_by=request.user)
+        except TrainingInProgressError as exc:
+            raise ApiError(code=exc.code, message=str(exc), status_code=409, details={"run": exc.run.pk}) from exc
+        except TrainingQueueUnavailableError as exc:
+            raise ApiError(code=exc.code, message=str(exc), status_code=503, details={"run": exc.run.pk}) from exc
+        except TrainingError as exc:
+            raise ApiError(code=exc.code, message=str(exc), status_code=409) from exc
+        return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Cancel a queued or running retraining (staff); nothing is promoted",
+        request=None,
+        responses=docs.responses(200, TrainingRunSerializer, 404, 409),
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        try:
+            run = training_run_cancel(run=self.get_object(), by=request.user)
+        except TrainingError as exc:
+            raise ApiError(code="not_in_progress", message=str(exc), status_code=409) from exc
+        return Response(self.get_serializer(run).data)

@@ -1,0 +1,124 @@
+"""Training runs and rollbacks through the API: staff only, one run at a time, clear answers when things fail."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from recognizer.models import ModelVersion, ModelVersionEvent, TrainingRun
+from recognizer.services import model_version_register
+from recognizer.tests.factories import ModelVersionFactory, UserFactory
+from recognizer.tests.test_api import assert_error
+
+RUNS = "/api/v1/training-runs/"
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="staff", is_staff=True)
+
+
+@pytest.fixture
+def staff_client(staff) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(staff)
+    return client
+
+
+@pytest.fixture
+def user_client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+class TestAccess:
+    @pytest.mark.parametrize(
+        "method, url",
+        [
+            ("get", RUNS),
+            ("post", RUNS),
+            ("get", f"{RUNS}1/"),
+            ("post", f"{RUNS}1/cancel/"),
+            ("post", "/api/v1/models/1/activate/"),
+        ],
+    )
+    def test_non_staff_get_403_and_anonymous_401(self, user_client, api_client, method, url):
+        assert_error(getattr(user_client, method)(url), 403, "permission_denied")
+        assert_error(getattr(api_client, method)(url), 401, "not_authenticated")
+        assert not TrainingRun.objects.exists()
+
+
+class TestStart:
+    def test_queues_a_run_and_answers_202(self, staff_client, staff, shipped_version):
+        response = staff_client.post(RUNS)
+        assert response.status_code == 202, response.content
+        body = response.json()
+        run = TrainingRun.objects.get()
+        assert (body["id"], body["state"], body["is_in_progress"], body["requested_by"]) == (
+            run.pk,
+            "queued",
+            True,
+            "staff",
+        )
+        assert staff_client.get(f"{RUNS}{run.pk}/").json()["state"] == "queued"
+        assert [r["id"] for r in staff_client.get(RUNS).json()["results"]] == [run.pk]
+
+    def test_one_run_at_a_time(self, staff_client, shipped_version):
+        first = staff_client.post(RUNS).json()
+        error = assert_error(staff_client.post(RUNS), 409, "training_in_progress")
+        assert error["details"] == {"run": first["id"]}
+        assert f"#{first['id']}" in error["message"]
+        assert TrainingRun.objects.count() == 1
+
+    def test_cancel(self, staff_client, shipped_version):
+        run = staff_client.post(RUNS).json()
+        cancelled = staff_client.post(f"{RUNS}{run['id']}/cancel/")
+        assert cancelled.status_code == 200
+        assert (cancelled.json()["state"], cancelled.json()["is_in_progress"]) == ("cancelled", False)
+        assert_error(staff_client.post(f"{RUNS}{run['id']}/cancel/"), 409, "not_in_progress")
+        assert staff_client.post(RUNS).status_code == 202  # the next run can start
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_down_is_a_clear_503_and_no_run_stays_queued(shipped_version, monkeypatch):
+    """With no outer transaction the task is queued as the request commits, so its failure is seen at once."""
+    from kombu.exceptions import OperationalError
+
+    from recognizer.tasks import retrain_task
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(retrain_task, "apply_async", broker_down)
+    client = APIClient()
+    client.force_authenticate(UserFactory(is_staff=True))
+    error = assert_error(client.post(RUNS), 503, "queue_unavailable")
+    assert "Connection refused" in error["message"]
+    run = TrainingRun.objects.get(pk=error["details"]["run"])
+    assert (run.state, run.in_flight) == ("failed", None)
+    assert "cannot be reached" in run.reason
+
+
+class TestRollback:
+    def test_staff_make_an_earlier_version_active_again(
+        self, staff_client, staff, shipped_version, untrained_checkpoint
+    ):
+        newer = model_version_register(path=untrained_checkpoint, parent=shipped_version, activate=True)
+        response = staff_client.post(
+            f"/api/v1/models/{shipped_version.pk}/activate/", {"reason": "newer one misreads sevens"}, format="json"
+        )
+        assert response.status_code == 200, response.content
+        assert response.json()["is_active"] is True
+        assert ModelVersion.objects.get(is_active=True) == shipped_version
+        event = ModelVersionEvent.objects.latest("id")
+        assert (event.action, event.previous, event.by, event.reason) == (
+            "rolled_back",
+            newer,
+            staff,
+            "newer one misreads sevens",
+        )
+
+    def test_weights_that_fail_their_checksum_are_refused(self, staff_client, shipped_version):
+        broken = ModelVersionFactory()  # its weights file does not exist
+        error = assert_error(staff_client.post(f"/api/v1/models/{broken.pk}/activate/"), 409, "model_weights_invalid")
+        assert "not found" in error["message"]
+        assert ModelVersion.objects.get(is_active=True) == shipped_version
