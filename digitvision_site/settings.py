@@ -1,5 +1,6 @@
 """Django settings, read from the environment with safe local defaults (cookiecutter-django style)."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -70,6 +71,12 @@ WSGI_APPLICATION = "digitvision_site.wsgi.application"
 ASGI_APPLICATION = "digitvision_site.asgi.application"
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Web server and worker write the same file: wait for a lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    # Tests use a file, not memory, so a Celery worker started by the integration tests sees the same database;
+    # one per test process, so two test runs on one machine never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -202,6 +209,8 @@ DIGITVISION_TRAINING_TIME_LIMIT = env.int("DIGITVISION_TRAINING_TIME_LIMIT", def
 # A run with no progress report for this long lost its worker; one queued this long found no worker.
 DIGITVISION_TRAINING_STALE_SECONDS = env.int("DIGITVISION_TRAINING_STALE_SECONDS", default=120)
 DIGITVISION_TRAINING_QUEUE_TIMEOUT = env.int("DIGITVISION_TRAINING_QUEUE_TIMEOUT", default=900)
+# The Celery queue training runs go to (workers consume it by default).
+DIGITVISION_TRAINING_QUEUE = env.str("DIGITVISION_TRAINING_QUEUE", default="celery")
 # Extra keyword arguments for ml.retrain.retrain (JSON), e.g. fewer epochs for a quick trial run.
 DIGITVISION_RETRAIN_OPTIONS = env.json("DIGITVISION_RETRAIN_OPTIONS", default={})
 

@@ -164,7 +164,11 @@ def _enqueue(run_id: int) -> None:
     from recognizer.tasks import retrain_task  # tasks import services: imported late
 
     try:
-        result = retrain_task.apply_async(args=[run_id], retry_policy=settings.DIGITVISION_TASK_PUBLISH_RETRY)
+        result = retrain_task.apply_async(
+            args=[run_id],
+            queue=settings.DIGITVISION_TRAINING_QUEUE,
+            retry_policy=settings.DIGITVISION_TASK_PUBLISH_RETRY,
+        )
     except Exception as exc:  # kombu raises several types for a broker that is down or unknown
         logger.exception("could not queue training run %s", run_id)
         run = TrainingRun.objects.get(pk=run_id)
@@ -319,8 +323,16 @@ def _conclude(run: TrainingRun, result) -> TrainingRun:
     run.plots = [_media_relative(p) for p in result.plot_paths]
     for line in figures.get("log", []):
         run.log = [*run.log, _now_line(line)][-MAX_LOG_LINES:]
-    figure_fields = ["train_samples", "holdout_samples", "replay_samples", "candidate_metrics", "active_metrics",
-                     "per_class", "plots", "log"]
+    figure_fields = [
+        "train_samples",
+        "holdout_samples",
+        "replay_samples",
+        "candidate_metrics",
+        "active_metrics",
+        "per_class",
+        "plots",
+        "log",
+    ]
     run.save(update_fields=figure_fields)  # kept whatever the verdict
     if not run.is_in_progress:  # cancelled during the last step
         _remove_artifacts(run, keep_plots=False)

@@ -1,0 +1,267 @@
+"""Training-run services with the ml step replaced by a stand-in: states, single flight, verdicts, faults."""
+
+import types
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from recognizer.models import ModelVersion, ModelVersionEvent, TrainingRun
+from recognizer.services import training
+from recognizer.services.training import (
+    TrainingInProgressError,
+    training_run_cancel,
+    training_run_execute,
+    training_run_fail_stale,
+    training_run_start,
+)
+from recognizer.tests.factories import SubmissionFactory, UserFactory
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="staff", is_staff=True)
+
+
+class FakeRetrain:
+    """Stands in for ml.retrain: records what it was given and answers with a canned verdict."""
+
+    class RetrainError(Exception):
+        pass
+
+    class RetrainTimeout(RetrainError):
+        pass
+
+    class CorrectionSet:
+        def __init__(self, images, labels, keys):
+            self.images, self.labels, self.keys = images, labels, keys
+
+    def __init__(self, untrained_checkpoint: Path) -> None:
+        self.checkpoint = untrained_checkpoint
+        self.verdict = "promote"
+        self.raises: Exception | None = None
+        self.calls: list[dict] = []
+
+    def retrain(self, *, base_checkpoint_path, corrections, out_dir, progress, time_limit_s, **options):
+        self.calls.append({"corrections": corrections, "base": base_checkpoint_path, "options": options})
+        out_dir.mkdir(parents=True, exist_ok=True)
+        progress(10.0, "fine-tuning: epoch 1/3")
+        progress(80.0, "evaluating candidate and active model")
+        if self.raises:
+            raise self.raises
+        candidate = out_dir / "candidate.pt"
+        candidate.write_bytes(self.checkpoint.read_bytes())
+        plot = out_dir / "confusion_matrix.png"
+        plot.write_bytes(b"png")
+        figures = {"mnist_test_accuracy": 0.9966, "holdout_accuracy": 0.9}
+        return types.SimpleNamespace(
+            verdict=self.verdict,
+            reason=f"{self.verdict}: MNIST test 99.66% -> 99.66%; holdout 9/10 -> 10/10",
+            candidate_path=candidate,
+            candidate_report={"test_accuracy": 0.9966},
+            plot_paths=[plot],
+            to_dict=lambda: {
+                "counts": {"train": 8, "holdout": 2, "replay": 256},
+                "candidate": figures,
+                "active": figures,
+                "per_class": [{"digit": d, "active": 0.99, "candidate": 0.99, "change": 0.0} for d in range(10)],
+                "log": ["fine-tuned 1 epoch"],
+            },
+        )
+
+
+@pytest.fixture
+def fake_ml(monkeypatch, untrained_checkpoint) -> FakeRetrain:
+    fake = FakeRetrain(untrained_checkpoint)
+    monkeypatch.setattr(training, "_ml_retrain", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def corrected(shipped_version):
+    owner = UserFactory(username="owner")
+    made = [SubmissionFactory(user=owner, model_version=shipped_version, corrected_digit=d % 10) for d in range(10)]
+    SubmissionFactory(user=owner, model_version=shipped_version)  # not corrected: not training data
+    return made
+
+
+def run_queued(staff) -> TrainingRun:
+    return training_run_start(requested_by=staff, enqueue=False)
+
+
+class TestStart:
+    def test_staff_only(self, user, shipped_version):
+        with pytest.raises(PermissionDenied):
+            training_run_start(requested_by=user)
+        assert not TrainingRun.objects.exists()
+
+    def test_one_in_flight_at_a_time(self, staff, shipped_version):
+        first = run_queued(staff)
+        with pytest.raises(TrainingInProgressError, match=f"#{first.pk} is already queued"):
+            run_queued(staff)
+        assert TrainingRun.objects.count() == 1
+
+    def test_queues_the_task_once_committed(
+        self, staff, shipped_version, django_capture_on_commit_callbacks, monkeypatch
+    ):
+        from recognizer.tasks import retrain_task
+
+        sent = []
+        monkeypatch.setattr(retrain_task, "apply_async", lambda **kw: sent.append(kw) or types.SimpleNamespace(id="t1"))
+        with django_capture_on_commit_callbacks(execute=True):
+            run = training_run_start(requested_by=staff)
+        assert sent == [
+            {
+                "args": [run.pk],
+                "queue": settings.DIGITVISION_TRAINING_QUEUE,
+                "retry_policy": settings.DIGITVISION_TASK_PUBLISH_RETRY,
+            }
+        ]
+        run.refresh_from_db()
+        assert (run.state, run.task_id) == ("queued", "t1")
+
+
+class TestExecute:
+    def test_promotes_atomically_and_records_everything(self, staff, corrected, shipped_version, fake_ml):
+        run = run_queued(staff)
+        run = training_run_execute(run_id=run.pk)
+
+        assert run.state == "promoted" and run.in_flight is None and run.progress == 100
+        (call,) = fake_ml.calls
+        assert sorted(call["corrections"].labels.tolist()) == list(range(10))
+        assert call["corrections"].images.shape == (10, 28, 28)
+        assert len(set(call["corrections"].keys)) == 10
+        new = ModelVersion.objects.get(is_active=True)
+        assert new == run.candidate_version and new.parent == shipped_version and new.created_by == staff
+        assert new.metrics["training_run"] == run.pk
+        event = ModelVersionEvent.objects.get(training_run=run)
+        assert (event.action, event.previous, event.by) == ("promoted", shipped_version, staff)
+        assert (run.train_samples, run.holdout_samples, run.replay_samples) == (8, 2, 256)
+        assert run.plots == [f"models/runs/{run.pk}/confusion_matrix.png"]
+        assert any("fine-tuned" in line for line in run.log)
+
+    def test_a_rejected_candidate_changes_nothing(self, staff, corrected, shipped_version, fake_ml):
+        fake_ml.verdict = "reject"
+        run = training_run_execute(run_id=run_queued(staff).pk)
+        assert run.state == "rejected" and run.reason.startswith("reject")
+        assert list(ModelVersion.objects.filter(is_active=True)) == [shipped_version]
+        assert ModelVersion.objects.count() == 1
+        folder = Path(settings.MEDIA_ROOT) / run.artifacts_dir
+        assert not list(folder.glob("*.pt")) and list(folder.glob("*.png"))  # plots kept to explain the verdict
+
+    @pytest.mark.parametrize(
+        "error, reason",
+        [
+            ("timeout", "over its time limit"),
+            ("error", "no corrections"),
+            ("crash", "unexpected error: ZeroDivisionError"),
+        ],
+    )
+    def test_failures_leave_no_files_and_no_new_model(self, staff, corrected, shipped_version, fake_ml, error, reason):
+        fake_ml.raises = {
+            "timeout": fake_ml.RetrainTimeout("slow"),
+            "error": fake_ml.RetrainError("no corrections to learn from"),
+            "crash": ZeroDivisionError("oops"),
+        }[error]
+        run = training_run_execute(run_id=run_queued(staff).pk)
+        assert run.state == "failed" and reason in run.reason and run.in_flight is None
+        assert ModelVersion.objects.count() == 1 and ModelVersion.objects.get(is_active=True) == shipped_version
+        assert not (Path(settings.MEDIA_ROOT) / run.artifacts_dir).exists()
+
+    def test_missing_active_weights_fail_the_run(self, staff, shipped_version, fake_ml, monkeypatch):
+        from recognizer.inference import ModelWeightsError
+
+        def refuse(version):
+            raise ModelWeightsError(f"weights of model version {version.name} not found")
+
+        monkeypatch.setattr(training, "model_version_verified_path", refuse)
+        run = training_run_execute(run_id=run_queued(staff).pk)
+        assert run.state == "failed" and "not found" in run.reason and not fake_ml.calls
+
+    def test_the_active_model_changing_meanwhile_means_no_promotion(
+        self, staff, corrected, shipped_version, fake_ml, untrained_checkpoint, monkeypatch
+    ):
+        from recognizer.services import model_version_register
+
+        real = fake_ml.retrain
+
+        def rollback_during_training(**kwargs):
+            result = real(**kwargs)
+            other = model_version_register(path=untrained_checkpoint, name="hand-picked")
+            ModelVersion.objects.update(is_active=False)
+            ModelVersion.objects.filter(pk=other.pk).update(is_active=True)
+            return result
+
+        monkeypatch.setattr(fake_ml, "retrain", rollback_during_training)
+        run = training_run_execute(run_id=run_queued(staff).pk)
+        assert run.state == "rejected" and "changed to hand-picked" in run.reason
+
+    def test_progress_moves_the_run_to_evaluating(self, staff, shipped_version):
+        run = run_queued(staff)
+        training._claim(run.pk)
+        training._Progress(run.pk)(80.0, "evaluating candidate")
+        run.refresh_from_db()
+        assert (run.state, run.progress, run.step) == ("evaluating", 80.0, "evaluating candidate")
+        assert run.heartbeat_at is not None
+
+    def test_cancel_stops_a_running_run(self, staff, corrected, shipped_version, fake_ml, monkeypatch):
+        real = fake_ml.retrain
+
+        def cancelled_midway(**kwargs):
+            training_run_cancel(run=TrainingRun.objects.get(), by=staff)
+            return real(**kwargs)
+
+        monkeypatch.setattr(fake_ml, "retrain", cancelled_midway)
+        run = training_run_execute(run_id=run_queued(staff).pk)
+        assert run.state == "cancelled" and ModelVersion.objects.count() == 1
+        assert not (Path(settings.MEDIA_ROOT) / run.artifacts_dir).exists()
+
+    def test_a_redelivered_run_is_failed_not_resumed(self, staff, shipped_version, fake_ml):
+        """acks_late gives a killed worker's task to another worker; it must not train from a half-done state."""
+        run = run_queued(staff)
+        training._claim(run.pk)  # the first worker took it, then died
+        run = training_run_execute(run_id=run.pk)
+        assert run.state == "failed" and "stopped before it finished" in run.reason and not fake_ml.calls
+
+    def test_a_finished_run_is_left_alone(self, staff, shipped_version, fake_ml):
+        run = run_queued(staff)
+        training_run_cancel(run=run, by=staff)
+        assert training_run_execute(run_id=run.pk).state == "cancelled" and not fake_ml.calls
+
+
+class TestStale:
+    def test_silent_running_and_long_queued_runs_fail(self, staff, shipped_version, settings):
+        run = run_queued(staff)
+        training._claim(run.pk)
+        TrainingRun.objects.filter(pk=run.pk).update(
+            heartbeat_at=timezone.now() - timedelta(seconds=settings.DIGITVISION_TRAINING_STALE_SECONDS + 1)
+        )
+        assert [r.pk for r in training_run_fail_stale()] == [run.pk]
+        run.refresh_from_db()
+        assert run.state == "failed" and "stopped reporting progress" in run.reason
+
+        queued = run_queued(staff)
+        TrainingRun.objects.filter(pk=queued.pk).update(
+            created_at=timezone.now() - timedelta(seconds=settings.DIGITVISION_TRAINING_QUEUE_TIMEOUT + 1)
+        )
+        assert [r.pk for r in training_run_fail_stale()] == [queued.pk]
+        assert "is a Celery worker running?" in TrainingRun.objects.get(pk=queued.pk).reason
+
+    def test_a_live_run_is_not_stale(self, staff, shipped_version):
+        run = run_queued(staff)
+        training._claim(run.pk)
+        assert training_run_fail_stale() == []
+
+
+def test_corrections_come_from_the_stored_inputs(corrected, monkeypatch):
+    monkeypatch.setattr(training, "_ml_retrain", lambda: FakeRetrain)
+    corrections, skipped = training.training_corrections()
+    assert corrections.images.dtype == np.float32 and corrections.images.max() <= 1.0
+    assert skipped == []
+    corrected[0].input_image.storage.delete(corrected[0].input_image.name)
+    corrections, skipped = training.training_corrections()
+    assert len(corrections.labels) == 9 and "unreadable" in skipped[0]
