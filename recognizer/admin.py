@@ -1,9 +1,14 @@
-"""Admin pages for submissions and model versions; read-mostly, writes go through services."""
+"""Admin pages for submissions, model versions, their history and training runs; writes go through services."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 from django.utils.html import format_html
 
-from recognizer.models import ModelVersion, Submission
+from recognizer.inference import ModelWeightsError
+from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
+from recognizer.services import model_version_rollback
+from recognizer.services.training import TrainingError, training_run_start
 
 
 class CorrectedFilter(admin.SimpleListFilter):
@@ -87,6 +92,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "created_at"]
     search_fields = ["name", "sha256"]
     readonly_fields = ["name", "weights_path", "sha256", "parent", "metrics", "is_active", "created_at", "created_by"]
+    actions = ["retrain_now", "make_active"]
 
     @admin.display(description="sha256")
     def sha256_short(self, obj: ModelVersion) -> str:
@@ -94,3 +100,72 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # versions are registered by `manage.py bootstrap` or by training
+
+    @admin.action(description="Retrain from corrections now")
+    def retrain_now(self, request, queryset) -> None:
+        # The selection does not matter (the active version is always the base); admin actions just need one.
+        try:
+            run = training_run_start(requested_by=request.user)
+        except (TrainingError, PermissionDenied) as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            return
+        url = reverse("recognizer:staff-training-run", args=[run.pk])
+        self.message_user(
+            request, format_html('Training run <a href="{}">#{}</a> is queued.', url, run.pk), level=messages.SUCCESS
+        )
+
+    @admin.action(description="Make the selected version active (roll back)")
+    def make_active(self, request, queryset) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to make active.", level=messages.ERROR)
+            return
+        version = queryset.get()
+        try:
+            model_version_rollback(version=version, by=request.user, reason="rolled back from the admin")
+        except (ModelWeightsError, PermissionDenied) as exc:
+            self.message_user(request, f"{version.name} was not made active: {exc}", level=messages.ERROR)
+            return
+        self.message_user(request, f"{version.name} is now the active model.", level=messages.SUCCESS)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record written only by services: listed and viewed here, never added, edited or deleted."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ModelVersionEvent)
+class ModelVersionEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "action", "version", "previous", "by", "training_run", "reason"]
+    list_filter = ["action", "at"]
+    list_select_related = ["version", "previous", "by", "training_run"]
+    search_fields = ["version__name", "reason"]
+    date_hierarchy = "at"
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(ReadOnlyAdmin):
+    list_display = ["id", "state", "progress_percent", "requested_by", "created_at", "duration", "verdict"]
+    list_filter = ["state", "created_at"]
+    list_select_related = ["requested_by"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_percent(self, obj: TrainingRun) -> str:
+        return f"{obj.progress:.0f}%"
+
+    @admin.display(description="duration")
+    def duration(self, obj: TrainingRun) -> str:
+        seconds = obj.duration_seconds
+        return "-" if seconds is None else f"{seconds:.0f} s"
+
+    @admin.display(description="verdict reason")
+    def verdict(self, obj: TrainingRun) -> str:
+        return obj.reason if len(obj.reason) <= 120 else obj.reason[:119] + "…"

@@ -1,8 +1,8 @@
-"""URLs of the recognizer's pages and the JSON endpoints their script calls."""
+"""URLs of the recognizer's pages, the JSON endpoints their script calls, and the staff pages."""
 
 from django.urls import path
 
-from recognizer import views
+from recognizer import staff_views, views
 
 app_name = "recognizer"
 
@@ -15,4 +15,15 @@ urlpatterns = [
     path("submissions/<int:pk>/correct/", views.submission_correct_view, name="submission-correct"),
     path("submissions/<int:pk>/image/", views.submission_image, name="submission-image"),
     path("submissions/<int:pk>/input/", views.submission_input, name="submission-input"),
+    # Staff: the serving model, rollback and retraining.
+    path("staff/models/", staff_views.models_page, name="staff-models"),
+    path("staff/models/retrain/", staff_views.retrain, name="staff-retrain"),
+    path("staff/models/<int:pk>/activate/", staff_views.model_version_activate_action, name="staff-model-activate"),
+    path("staff/training-runs/<int:pk>/", staff_views.training_run_detail, name="staff-training-run"),
+    path(
+        "staff/training-runs/<int:pk>/cancel/",
+        staff_views.training_run_cancel_action,
+        name="staff-training-run-cancel",
+    ),
+    path("staff/training-runs/<int:pk>/plots/<int:index>/", staff_views.training_run_plot, name="training-run-plot"),
 ]

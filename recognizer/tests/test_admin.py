@@ -38,3 +38,98 @@ def test_model_version_changelist(admin_client):
     response = admin_client.get("/admin/recognizer/modelversion/")
 
     assert response.status_code == 200 and version.name.encode() in response.content
+
+
+# --------------------------------------------------------------------------- retraining and rollback actions
+
+
+def _action(admin_client, action: str, *versions, follow: bool = True):
+    return admin_client.post(
+        "/admin/recognizer/modelversion/",
+        {"action": action, "_selected_action": [v.pk for v in versions]},
+        follow=follow,
+    )
+
+
+def _messages(response) -> list[tuple[str, str]]:
+    return [(m.level_tag, str(m)) for m in response.context["messages"]]
+
+
+def test_retrain_action_queues_one_run_then_reports_the_one_in_flight(admin_client, shipped_version):
+    from recognizer.models import TrainingRun
+
+    response = _action(admin_client, "retrain_now", shipped_version)
+
+    run = TrainingRun.objects.get()
+    assert (run.state, run.requested_by.username) == ("queued", "admin")
+    [(level, text)] = _messages(response)
+    assert level == "success" and f"#{run.pk}" in text
+
+    again = _action(admin_client, "retrain_now", shipped_version)
+
+    assert TrainingRun.objects.count() == 1
+    [(level, text)] = _messages(again)
+    assert level == "error" and "already" in text
+
+
+def test_rollback_action_makes_the_version_active_and_records_it(admin_client, untrained_checkpoint):
+    from django.conf import settings
+
+    from recognizer.models import ModelVersionEvent
+    from recognizer.services import model_version_register
+
+    old = model_version_register(path=untrained_checkpoint, name="old")
+    current = model_version_register(path=settings.DIGITVISION_CHECKPOINT, activate=True)
+
+    response = _action(admin_client, "make_active", old)
+
+    old.refresh_from_db()
+    assert old.is_active
+    event = ModelVersionEvent.objects.get(action="rolled_back")
+    assert (event.version, event.previous, event.reason) == (old, current, "rolled back from the admin")
+    assert _messages(response) == [("success", "old is now the active model.")]
+
+
+def test_rollback_action_needs_exactly_one_version(admin_client, shipped_version):
+    from recognizer.tests.factories import ModelVersionFactory
+
+    response = _action(admin_client, "make_active", shipped_version, ModelVersionFactory())
+
+    [(level, text)] = _messages(response)
+    assert level == "error" and "exactly one" in text
+
+
+def test_rollback_action_with_missing_weights_changes_nothing(admin_client, shipped_version):
+    from recognizer.models import ModelVersionEvent
+    from recognizer.tests.factories import ModelVersionFactory
+
+    broken = ModelVersionFactory(name="digitnet-gone")
+
+    response = _action(admin_client, "make_active", broken)
+
+    shipped_version.refresh_from_db()
+    assert shipped_version.is_active
+    assert not ModelVersionEvent.objects.filter(action="rolled_back").exists()
+    [(level, text)] = _messages(response)
+    assert level == "error" and text.startswith("digitnet-gone was not made active")
+
+
+def test_training_runs_and_events_are_read_only(admin_client, shipped_version):
+    from recognizer.models import ModelVersionEvent, TrainingRun
+
+    run = TrainingRun.objects.create(state="rejected", in_flight=None, reason="holdout accuracy fell", progress=100)
+    event = ModelVersionEvent.objects.get()
+
+    changelist = admin_client.get("/admin/recognizer/trainingrun/", {"state__exact": "rejected"})
+    assert changelist.status_code == 200
+    assert b"holdout accuracy fell" in changelist.content and b"100%" in changelist.content
+    assert admin_client.get(f"/admin/recognizer/trainingrun/{run.pk}/change/").status_code == 200  # view only
+    assert admin_client.get("/admin/recognizer/trainingrun/add/").status_code == 403
+    change = admin_client.post(f"/admin/recognizer/trainingrun/{run.pk}/change/", {"state": "promoted"})
+    assert change.status_code == 403
+    assert admin_client.get(f"/admin/recognizer/trainingrun/{run.pk}/delete/").status_code == 403
+    assert admin_client.get("/admin/recognizer/modelversionevent/").status_code == 200
+    assert admin_client.get("/admin/recognizer/modelversionevent/add/").status_code == 403
+    assert admin_client.get(f"/admin/recognizer/modelversionevent/{event.pk}/delete/").status_code == 403
+    run.refresh_from_db()
+    assert run.state == "rejected"

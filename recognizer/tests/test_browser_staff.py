@@ -1,0 +1,90 @@
+"""Real-browser test of the staff pages: a training run's progress updates live, then its verdict shows."""
+
+from pathlib import Path
+
+import pytest
+
+from recognizer.tests.factories import UserFactory
+from recognizer.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _context_page, _screenshot_on_failure, _unavailable
+
+PASSWORD = "correct horse battery staple"  # UserFactory's
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for this module; see test_browser.browser for why the async-unsafe switch is needed."""
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def page(request, browser, shipped_version):
+    context, page = _context_page(browser, viewport={"width": 1100, "height": 900})
+    yield page
+    _screenshot_on_failure(request, page)
+    context.close()
+
+
+def sign_in(page, live_server, username: str, next_path: str) -> None:
+    """Through the real sign-in form."""
+    page.goto(f"{live_server.url}/accounts/login/?next={next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form.stack-form button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}{next_path}")
+
+
+def _text_contains(testid: str, text: str) -> str:
+    return f"document.querySelector('[data-testid={testid}]')?.textContent.includes({text!r})"
+
+
+def test_training_run_progress_updates_live_then_shows_the_verdict(page, live_server):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from recognizer.models import TrainingRun
+
+    staff = UserFactory(username="boss", is_staff=True)
+    models_url = reverse("recognizer:staff-models")
+    sign_in(page, live_server, "boss", models_url)
+
+    assert page.get_by_role("link", name="Models").get_attribute("aria-current") == "page"
+    assert page.get_by_test_id("retrain-button").is_enabled()
+
+    run = TrainingRun.objects.create(state="running", progress=10, step="epoch 1/3", requested_by=staff)
+    page.reload()
+    assert page.get_by_test_id("retrain-button").is_disabled()  # one run at a time
+
+    page.goto(f"{live_server.url}{reverse('recognizer:staff-training-run', args=[run.pk])}")
+    assert page.get_by_test_id("training-step").inner_text() == "epoch 1/3"
+    assert page.get_by_test_id("training-progress").inner_text().strip() == "10%"
+    assert page.get_by_test_id("cancel-button").is_visible()
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+    TrainingRun.objects.filter(pk=run.pk).update(progress=60, step="epoch 2/3", log=["12:00:01 epoch 2/3"])
+
+    page.wait_for_function(
+        f"{_text_contains('training-step', 'epoch 2/3')} && {_text_contains('training-progress', '60%')}"
+    )
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.locator("[data-training-log]").inner_text() == "12:00:01 epoch 2/3"
+    assert page.get_by_test_id("training-state").inner_text() == "Running"
+
+    TrainingRun.objects.filter(pk=run.pk).update(
+        state="rejected", in_flight=None, reason="holdout accuracy fell", progress=100, finished_at=timezone.now()
+    )
+
+    verdict = page.get_by_test_id("training-verdict")
+    verdict.wait_for()
+    assert "holdout accuracy fell" in verdict.inner_text()
+    assert page.get_by_test_id("training-state").inner_text() == "Rejected"
+    assert page.get_by_test_id("cancel-button").count() == 0

@@ -1,0 +1,308 @@
+"""Staff pages: the Models page, rollback, retraining and a run's detail page, for staff only."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from recognizer.models import ModelVersion, ModelVersionEvent, TrainingRun
+from recognizer.staff_views import metric_rows, per_class_table
+from recognizer.tests.factories import ModelVersionFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+MODELS = reverse("recognizer:staff-models")
+RETRAIN = reverse("recognizer:staff-retrain")
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="staff", is_staff=True)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def _staff_urls(run: TrainingRun, version: ModelVersion) -> list[tuple[str, str]]:
+    return [
+        ("get", MODELS),
+        ("post", RETRAIN),
+        ("post", reverse("recognizer:staff-model-activate", args=[version.pk])),
+        ("get", reverse("recognizer:staff-training-run", args=[run.pk])),
+        ("post", reverse("recognizer:staff-training-run-cancel", args=[run.pk])),
+        ("get", reverse("recognizer:training-run-plot", args=[run.pk, 0])),
+    ]
+
+
+class TestAccess:
+    def test_non_staff_get_403_everywhere_and_nothing_changes(self, client, user):
+        run = TrainingRun.objects.create(plots=["runs/1/curves.png"])
+        version = ModelVersionFactory()
+        client.force_login(user)
+        for method, url in _staff_urls(run, version):
+            assert getattr(client, method)(url).status_code == 403, url
+        run.refresh_from_db()
+        assert run.state == TrainingRun.State.QUEUED and TrainingRun.objects.count() == 1
+        assert not ModelVersionEvent.objects.exists()
+
+    def test_anonymous_are_sent_to_sign_in(self, client):
+        run = TrainingRun.objects.create()
+        for method, url in _staff_urls(run, ModelVersionFactory()):
+            response = getattr(client, method)(url)
+            assert response.status_code == 302, url
+            assert response.url.startswith(reverse("login") + "?next="), url
+
+    def test_models_link_in_nav_for_staff_only(self, client, user, staff):
+        client.force_login(user)
+        assert MODELS.encode() not in client.get(reverse("recognizer:draw")).content
+        client.force_login(staff)
+        assert MODELS.encode() in client.get(reverse("recognizer:draw")).content
+
+
+class TestModelsPage:
+    def test_lists_versions_metrics_events_and_runs(self, staff_client, staff, shipped_version):
+        child = ModelVersionFactory(name="digitnet-child", parent=shipped_version, created_by=staff)
+        run = TrainingRun.objects.create(
+            state=TrainingRun.State.REJECTED, in_flight=None, reason="holdout accuracy fell", requested_by=staff
+        )
+
+        response = staff_client.get(MODELS)
+
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert shipped_version.name in html and child.name in html
+        assert "99.66%" in html  # the shipped model's MNIST test accuracy
+        assert 'data-testid="active-version"' in html
+        assert html.count('data-testid="rollback-button"') == 1  # only the version that is not active
+        assert reverse("recognizer:staff-model-activate", args=[child.pk]) in html
+        assert reverse("recognizer:staff-training-run", args=[run.pk]) in html
+        assert "holdout accuracy fell" in html
+        assert "Activated" in html  # the shipped version's activation, from the history
+        button = html[html.index('data-testid="retrain-button"') :].split(">", 1)[0]
+        assert "disabled" not in button
+
+    def test_retrain_is_disabled_while_a_run_is_in_flight(self, staff_client):
+        run = TrainingRun.objects.create(state=TrainingRun.State.RUNNING, progress=40, step="epoch 2/3")
+
+        html = staff_client.get(MODELS).content.decode()
+
+        button = html[html.index('data-testid="retrain-button"') :].split(">", 1)[0]
+        assert "disabled" in button
+        assert f"training run #{run.pk}</a>" in html and "one run at a time" in html
+        assert 'data-testid="training-step">epoch 2/3<' in html
+        assert "training.js" in html  # follows the current run live
+
+    def test_fails_stale_runs_first(self, staff_client, settings):
+        from django.utils import timezone
+
+        long_ago = timezone.now() - timezone.timedelta(seconds=settings.DIGITVISION_TRAINING_STALE_SECONDS + 60)
+        run = TrainingRun.objects.create(state=TrainingRun.State.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
+
+        html = staff_client.get(MODELS).content.decode()
+
+        run.refresh_from_db()
+        assert run.state == TrainingRun.State.FAILED
+        button = html[html.index('data-testid="retrain-button"') :].split(">", 1)[0]
+        assert "disabled" not in button
+
+
+class TestRetrain:
+    def test_queues_a_run_and_shows_it(self, staff_client, staff, shipped_version):
+        response = staff_client.post(RETRAIN)
+
+        run = TrainingRun.objects.get()
+        assert (run.state, run.requested_by) == (TrainingRun.State.QUEUED, staff)
+        assert response.status_code == 302
+        assert response.url == reverse("recognizer:staff-training-run", args=[run.pk])
+
+    def test_a_second_click_while_one_is_in_flight_says_so(self, staff_client, shipped_version):
+        staff_client.post(RETRAIN)
+
+        response = staff_client.post(RETRAIN, follow=True)
+
+        assert TrainingRun.objects.count() == 1
+        assert response.redirect_chain[-1][0] == MODELS
+        assert any("already" in message for message in _messages(response))
+
+    def test_queue_unavailable_is_reported(self, staff_client, monkeypatch, shipped_version):
+        from recognizer.services import training
+
+        def broker_down(*, requested_by):
+            run = TrainingRun.objects.create(state=TrainingRun.State.FAILED, in_flight=None, reason="broker down")
+            raise training.TrainingQueueUnavailableError(run)
+
+        monkeypatch.setattr("recognizer.staff_views.training_run_start", broker_down)
+
+        response = staff_client.post(RETRAIN, follow=True)
+
+        assert any("task queue cannot be reached" in message for message in _messages(response))
+
+
+class TestRollback:
+    def test_makes_an_earlier_version_active_and_records_it(self, staff_client, staff, untrained_checkpoint):
+        from recognizer.services import model_version_register
+
+        old = model_version_register(path=untrained_checkpoint, name="old")
+        current = model_version_register(path=settings.DIGITVISION_CHECKPOINT, activate=True)
+
+        response = staff_client.post(
+            reverse("recognizer:staff-model-activate", args=[old.pk]), {"reason": "  new one confuses 1 and 7 "}
+        )
+
+        assert response.status_code == 302 and response.url == MODELS
+        old.refresh_from_db()
+        current.refresh_from_db()
+        assert old.is_active and not current.is_active
+        event = ModelVersionEvent.objects.get(action=ModelVersionEvent.Action.ROLLED_BACK)
+        assert (event.version, event.previous, event.by) == (old, current, staff)
+        assert event.reason == "new one confuses 1 and 7"
+        page = staff_client.get(MODELS).content.decode()
+        assert "new one confuses 1 and 7" in page and "Rolled back" in page
+
+    def test_missing_weights_change_nothing_and_say_why(self, staff_client, shipped_version):
+        broken = ModelVersionFactory(name="digitnet-gone")
+
+        response = staff_client.post(reverse("recognizer:staff-model-activate", args=[broken.pk]), follow=True)
+
+        shipped_version.refresh_from_db()
+        broken.refresh_from_db()
+        assert shipped_version.is_active and not broken.is_active
+        assert not ModelVersionEvent.objects.filter(action=ModelVersionEvent.Action.ROLLED_BACK).exists()
+        [message] = _messages(response)
+        assert message.startswith("digitnet-gone was not made active, so nothing changed")
+
+    def test_unknown_version_is_404(self, staff_client):
+        assert staff_client.post(reverse("recognizer:staff-model-activate", args=[999])).status_code == 404
+
+    def test_get_is_not_allowed(self, staff_client, shipped_version):
+        url = reverse("recognizer:staff-model-activate", args=[shipped_version.pk])
+        assert staff_client.get(url).status_code == 405
+
+
+class TestRunPage:
+    def test_in_progress_shows_live_elements_and_cancel(self, staff_client):
+        run = TrainingRun.objects.create(state="running", progress=10, step="epoch 1/3", log=["12:00:00 started"])
+
+        response = staff_client.get(reverse("recognizer:staff-training-run", args=[run.pk]))
+
+        html = response.content.decode()
+        for testid in ("training-progress", "training-step", "training-state", "cancel-button"):
+            assert f'data-testid="{testid}"' in html
+        assert 'data-testid="training-verdict"' not in html
+        assert f'data-api-url="/api/v1/training-runs/{run.pk}/"' in html
+        assert "12:00:00 started" in html and "10%" in html
+
+    def test_cancel(self, staff_client, staff):
+        run = TrainingRun.objects.create(state="running", progress=10)
+        url = reverse("recognizer:staff-training-run-cancel", args=[run.pk])
+
+        response = staff_client.post(url, follow=True)
+
+        run.refresh_from_db()
+        assert (run.state, run.in_flight) == (TrainingRun.State.CANCELLED, None)
+        assert "cancelled" in _messages(response)[0]
+        assert 'data-testid="training-verdict"' in response.content.decode()
+        again = staff_client.post(url, follow=True)
+        assert "already cancelled" in _messages(again)[0]
+
+    def test_finished_run_shows_verdict_figures_per_class_and_plots(self, staff_client, media_root, shipped_version):
+        plot = Path(media_root) / "models/runs/7/curves.png"
+        plot.parent.mkdir(parents=True)
+        plot.write_bytes(b"\x89PNG\r\n\x1a\n fake")
+        run = TrainingRun.objects.create(
+            state=TrainingRun.State.REJECTED,
+            in_flight=None,
+            reason="holdout accuracy fell",
+            base_version=shipped_version,
+            train_samples=40,
+            holdout_samples=10,
+            replay_samples=2000,
+            active_metrics={"mnist_test_accuracy": 0.9966, "holdout_accuracy": 0.8, "holdout_correct": 8, "ece": 0.01},
+            candidate_metrics={"mnist_test_accuracy": 0.9950, "holdout_accuracy": 0.7, "holdout_correct": 7},
+            per_class=[{"digit": 3, "active": 0.991, "candidate": 0.993, "change": 0.002}],
+            plots=["models/runs/7/curves.png"],
+        )
+
+        html = staff_client.get(reverse("recognizer:staff-training-run", args=[run.pk])).content.decode()
+
+        assert 'data-testid="training-verdict"' in html and "holdout accuracy fell" in html
+        assert 'data-testid="cancel-button"' not in html and "training.js" not in html
+        assert "99.66%" in html and "99.50%" in html and "-0.16 pp" in html
+        assert "-1" in html  # holdout_correct, an int
+        assert "0.0100" in html  # ece, only in the active report
+        assert "99.30%" in html and "+0.20 pp" in html  # per class
+        assert "2000" in html  # replay samples
+        plot_url = reverse("recognizer:training-run-plot", args=[run.pk, 0])
+        assert f'src="{plot_url}"' in html
+        response = staff_client.get(plot_url)
+        assert response.status_code == 200 and b"".join(response.streaming_content).endswith(b" fake")
+        assert "private" in response["Cache-Control"]
+
+    def test_unknown_run_is_404(self, staff_client):
+        assert staff_client.get(reverse("recognizer:staff-training-run", args=[999])).status_code == 404
+
+
+class TestPlot:
+    def test_index_out_of_range_or_missing_file_is_404(self, staff_client):
+        run = TrainingRun.objects.create(plots=["models/runs/1/missing.png"])
+        assert staff_client.get(reverse("recognizer:training-run-plot", args=[run.pk, 1])).status_code == 404
+        assert staff_client.get(reverse("recognizer:training-run-plot", args=[run.pk, 0])).status_code == 404
+
+    def test_paths_outside_media_are_refused(self, staff_client, tmp_path):
+        secret = tmp_path / "secret.png"
+        secret.write_bytes(b"secret")
+        run = TrainingRun.objects.create(plots=[str(secret), "../../etc/passwd"])
+        for index in (0, 1):
+            assert staff_client.get(reverse("recognizer:training-run-plot", args=[run.pk, index])).status_code == 404
+
+
+class TestFigures:
+    def test_metric_rows_are_generic(self):
+        rows = metric_rows({"a_accuracy": 0.5, "loss": 1.0, "note": "x"}, {"a_accuracy": 0.75, "loss": 0.5, "n": 3})
+        assert [(r["key"], r["active"], r["candidate"], r["change"], r["trend"]) for r in rows] == [
+            ("a_accuracy", "50.00%", "75.00%", "+25.00 pp", "better"),
+            ("loss", "1.0000", "0.5000", "-0.5000", "better"),
+            ("n", "—", "3", "", ""),
+        ]
+
+    def test_per_class_table_puts_digit_first(self):
+        table = per_class_table([{"active": 0.5, "digit": 1, "change": -0.1}, "junk"])
+        assert table["columns"] == ["Digit", "Active", "Change"]
+        assert [c["text"] for c in table["rows"][0]] == ["1", "50.00%", "-10.00 pp"]
+        assert table["rows"][0][2]["trend"] == "worse"
+
+    def test_ml_retrain_figures(self):
+        """The shapes ml.retrain and the training service actually record."""
+        rows = metric_rows(
+            {"holdout_total": 10, "mnist_test_ece": 0.02, "mnist_test_accuracy": 0.99, "val_accuracy": None},
+            {"holdout_total": 10, "mnist_test_ece": 0.01, "mnist_test_accuracy": 0.98, "val_accuracy": None},
+        )
+        assert [(r["label"], r["change"], r["trend"]) for r in rows] == [
+            ("MNIST test accuracy", "-1.00 pp", "worse"),
+            ("MNIST test ECE", "-0.0100", "better"),
+            ("Holdout total", "no change", ""),
+        ]
+        row = {
+            "digit": 7,
+            "test_count": 1028,
+            "test_recall_active": 0.995,
+            "test_recall_candidate": 0.996,
+            "test_recall_change_pts": 0.1,
+            "holdout_count": 4,
+            "holdout_correct_active": 2,
+            "holdout_correct_candidate": 3,
+            "holdout_change": 1,
+        }
+        table = per_class_table([row])
+        assert table["columns"][:4] == ["Digit", "Test count", "Test recall active", "Test recall candidate"]
+        texts = [c["text"] for c in table["rows"][0]]
+        assert texts == ["7", "1,028", "99.50%", "99.60%", "+0.10 pp", "4", "2", "3", "+1"]
+        assert [c["trend"] for c in table["rows"][0]][4::4] == ["better", "better"]
