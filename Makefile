@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run migrate fetch-mnist train bench bench-cli lint
+.PHONY: install test run migrate fetch-mnist train bench bench-cli bench-retrain lint
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ train: install
 
 bench: install
 	$(PY) -m ml.bench
+
+# Retraining from 200 simulated corrections in one handwriting style; candidates go to a temp dir.
+bench-retrain: install
+	$(PY) -m ml.bench_retrain
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,337 @@
+"""Retraining from corrections: the stable split, the promotion gate, and small real runs on synthetic data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ml.checkpoint import load_checkpoint, save_checkpoint
+from ml.data import MNIST_SHA256, MnistSplits, sha256_of
+from ml.retrain import (
+    HOLDOUT_FRACTION,
+    MAX_TEST_DROP_PTS,
+    PROMOTE,
+    REJECT,
+    TINY_HOLDOUT_SAMPLES,
+    BaseCheckpointError,
+    CorrectionSet,
+    InvalidCorrectionsError,
+    NoCorrectionsError,
+    RetrainError,
+    RetrainTimeout,
+    gate,
+    retrain,
+    split_key_is_holdout,
+)
+from ml.tests.conftest import make_checkpoint
+from ml.tests.drawing import toy_dataset
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# --------------------------------------------------------------------------- the split
+
+
+def test_split_is_about_twenty_percent():
+    keys = [f"submission-{i}" for i in range(10_000)]
+    share = sum(split_key_is_holdout(k) for k in keys) / len(keys)
+    assert abs(share - HOLDOUT_FRACTION) < 0.015  # binomial sd is 0.004
+
+
+def test_split_is_stable_across_processes():
+    keys = [f"submission-{i}" for i in range(200)] + ["3f1c2a9e-8b7d-4c55-9a1e-0d4b5e6f7a8b"]
+    here = [split_key_is_holdout(k) for k in keys]
+    # A fresh interpreter with a different hash seed must agree: the split may not depend on Python's hash().
+    script = f"from ml.retrain import split_key_is_holdout as s; print([s(k) for k in {keys!r}])"
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert out.stdout.strip() == str(here)
+    assert here == [split_key_is_holdout(k) for k in keys]
+
+
+def test_correction_set_split_and_validation():
+    images = np.random.default_rng(0).random((50, 28, 28), dtype=np.float32)
+    keys = [f"k{i}" for i in range(50)]
+    cs = CorrectionSet(images=images, labels=np.arange(50) % 10, keys=keys)
+    train, holdout = cs.split()
+    assert len(train) + len(holdout) == 50
+    assert all(split_key_is_holdout(k) for k in holdout.keys)
+    assert not any(split_key_is_holdout(k) for k in train.keys)
+    i = keys.index(holdout.keys[0])
+    assert np.array_equal(holdout.images[0], images[i]) and holdout.labels[0] == i % 10
+    assert CorrectionSet(images=(images * 255).astype(np.uint8), labels=np.zeros(50), keys=keys).images.max() <= 1.0
+    assert len(CorrectionSet(images=np.zeros((0, 28, 28)), labels=[], keys=[])) == 0
+    with pytest.raises(InvalidCorrectionsError, match="one to one"):
+        CorrectionSet(images=images, labels=np.zeros(49), keys=keys)
+    with pytest.raises(InvalidCorrectionsError, match="0-9"):
+        CorrectionSet(images=images, labels=np.full(50, 10), keys=keys)
+    with pytest.raises(InvalidCorrectionsError, match=r"\[0, 1\]"):
+        CorrectionSet(images=images * 3, labels=np.zeros(50), keys=keys)
+    with pytest.raises(InvalidCorrectionsError, match="28, 28"):
+        CorrectionSet(images=np.zeros((50, 27, 27)), labels=np.zeros(50), keys=keys)
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+def _mask(n_right: int, n: int) -> np.ndarray:
+    return np.arange(n) < n_right
+
+
+def test_gate_promotes_a_better_candidate():
+    verdict, reason = gate(
+        candidate_test_correct=9961,
+        active_test_correct=9966,
+        test_total=10_000,
+        candidate_holdout_correct=_mask(47, 50),
+        active_holdout_correct=_mask(41, 50),
+    )
+    assert verdict == PROMOTE
+    assert reason == "MNIST test 99.66% -> 99.61% (-0.05 pts, limit -0.10); holdout 41/50 -> 47/50"
+
+
+def test_gate_test_accuracy_boundary_is_inclusive():
+    holdout = dict(candidate_holdout_correct=_mask(30, 40), active_holdout_correct=_mask(20, 40))
+    at_limit = gate(candidate_test_correct=9956, active_test_correct=9966, test_total=10_000, **holdout)
+    assert at_limit[0] == PROMOTE  # exactly 0.10 pts
+    over = gate(candidate_test_correct=9955, active_test_correct=9966, test_total=10_000, **holdout)
+    assert over[0] == REJECT and f"more than {MAX_TEST_DROP_PTS:.2f} pts" in over[1] and "-0.11 pts" in over[1]
+
+
+def test_gate_rejects_when_holdout_falls():
+    verdict, reason = gate(
+        candidate_test_correct=9970,
+        active_test_correct=9966,
+        test_total=10_000,
+        candidate_holdout_correct=_mask(39, 50),
+        active_holdout_correct=_mask(40, 50),
+    )
+    assert verdict == REJECT and reason.startswith("holdout accuracy fell") and "40/50 -> 39/50" in reason
+
+
+def test_gate_rejects_an_empty_holdout():
+    verdict, reason = gate(
+        candidate_test_correct=9970,
+        active_test_correct=9966,
+        test_total=10_000,
+        candidate_holdout_correct=[],
+        active_holdout_correct=[],
+        total_corrections=3,
+    )
+    assert verdict == REJECT
+    assert reason.startswith("no holdout corrections to judge on; need at least 1") and "3 so far" in reason
+
+
+def test_gate_tiny_holdout_needs_per_sample_non_regression():
+    n = TINY_HOLDOUT_SAMPLES - 1
+    active = _mask(5, n)
+    candidate = _mask(8, n)
+    candidate[0] = False  # more right in total, but one the active model got right is lost
+    common = dict(candidate_test_correct=9966, active_test_correct=9966, test_total=10_000)
+    verdict, reason = gate(candidate_holdout_correct=candidate, active_holdout_correct=active, **common)
+    assert verdict == REJECT and "1 held-out correction(s) wrong" in reason and f"5/{n} -> 7/{n}" in reason
+    assert gate(candidate_holdout_correct=_mask(8, n), active_holdout_correct=active, **common)[0] == PROMOTE
+    # at TINY_HOLDOUT_SAMPLES and above, the totals decide
+    n = TINY_HOLDOUT_SAMPLES
+    candidate, active = _mask(8, n), _mask(5, n)
+    candidate[0] = False
+    assert gate(candidate_holdout_correct=candidate, active_holdout_correct=active, **common)[0] == PROMOTE
+
+
+def test_gate_equal_holdout_is_not_a_fall():
+    verdict, _ = gate(
+        candidate_test_correct=9966,
+        active_test_correct=9966,
+        test_total=10_000,
+        candidate_holdout_correct=_mask(30, 30),
+        active_holdout_correct=_mask(30, 30),
+    )
+    assert verdict == PROMOTE
+
+
+# --------------------------------------------------------------------------- small real runs
+
+
+@pytest.fixture(scope="module")
+def toy_splits() -> MnistSplits:
+    """A tiny MNIST stand-in made of drawn digits: fast, and no download needed."""
+    train_x, train_y = toy_dataset(400, seed=11)
+    val_x, val_y = toy_dataset(120, seed=12)
+    test_x, test_y = toy_dataset(200, seed=13)
+    return MnistSplits(train_x, train_y, val_x, val_y, test_x, test_y, checksums=dict(MNIST_SHA256))
+
+
+@pytest.fixture(scope="module")
+def base_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("base") / "base.pt"
+    save_checkpoint(make_checkpoint(temperature=1.3, metrics={"val_accuracy": 0.5}), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def corrections() -> CorrectionSet:
+    images, labels = toy_dataset(48, seed=21)
+    images = images[:, :, ::-1]  # mirrored digits: one consistent "style"
+    return CorrectionSet(
+        images=images.astype(np.float32) / 255.0, labels=labels, keys=[f"submission-{i}" for i in range(48)]
+    )
+
+
+@pytest.fixture(scope="module")
+def run(base_path, corrections, toy_splits, tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("run") / "runs" / "1"
+    calls: list[tuple[float, str]] = []
+    result = retrain(
+        base_checkpoint_path=base_path,
+        corrections=corrections,
+        out_dir=out_dir,
+        splits=toy_splits,
+        epochs=2,
+        progress=lambda percent, step: calls.append((percent, step)),
+    )
+    return result, calls, out_dir
+
+
+def test_retrain_result_fields(run, corrections, base_path):
+    result, _, _ = run
+    n_holdout = int(corrections.holdout_mask().sum())
+    assert 0 < n_holdout < len(corrections)
+    assert result.verdict in (PROMOTE, REJECT) and result.reason
+    assert result.counts == {
+        "corrections": 48,
+        "train": 48 - n_holdout,
+        "holdout": n_holdout,
+        "replay": 256,  # at least 256 replay digits, however few corrections
+        "validation": 120,
+        "test": 200,
+    }
+    for figures in (result.candidate, result.active):
+        assert figures["test"]["count"] == 200 and 0 <= figures["test"]["correct"] <= 200
+        assert len(figures["test"]["per_class_recall"]) == 10
+        assert figures["holdout"]["count"] == n_holdout
+        assert sum(figures["holdout"]["per_class_count"]) == n_holdout
+    assert result.active["temperature"] == pytest.approx(1.3)
+    assert [row["digit"] for row in result.per_class] == list(range(10))
+    assert set(result.timings) == {"fine_tune_s", "evaluate_s", "total_s"}
+    assert result.timings["total_s"] >= result.timings["fine_tune_s"] > 0
+    assert any("epoch 2/2" in line for line in result.log)
+    assert result.parent_sha256 == sha256_of(base_path)
+    document = json.loads(json.dumps(result.to_dict()))  # JSON-serialisable as it is
+    assert document["verdict"] == result.verdict and document["candidate_path"] == str(result.candidate_path)
+
+
+def test_retrain_gate_agrees_with_the_figures(run):
+    result, _, _ = run
+    c, a = result.candidate, result.active
+    n = c["holdout"]["count"]
+    assert f"holdout {a['holdout']['correct']}/{n} -> {c['holdout']['correct']}/{n}" in result.reason
+
+
+def test_retrain_writes_a_loadable_candidate(run, base_path):
+    result, _, out_dir = run
+    assert result.candidate_path == out_dir / "candidate.pt"
+    assert sha256_of(result.candidate_path) == result.candidate_sha256
+    ckpt = load_checkpoint(result.candidate_path)
+    assert ckpt.info["parent_sha256"] == sha256_of(base_path)
+    assert ckpt.metrics == result.candidate_report
+    assert ckpt.metrics["test_accuracy"] == result.candidate["test"]["accuracy"]
+    assert ckpt.temperature == pytest.approx(result.candidate["temperature"])
+    assert ckpt.model_config == load_checkpoint(base_path).model_config
+    assert result.onnx_path == out_dir / "candidate.onnx" and result.onnx_path.is_file()
+    from ml.predictor import Predictor
+
+    predictor = Predictor.from_checkpoint(result.candidate_path)
+    assert predictor.backend.name == "onnxruntime"  # the export matches the final checkpoint's sha256
+    assert {p.name for p in result.plot_paths} >= {"confusion_matrix.png", "reliability.png"}
+    assert all(p.is_file() and p.parent == out_dir for p in result.plot_paths)
+    assert not list(out_dir.glob("*.tmp"))
+
+
+def test_retrain_reports_progress(run):
+    _, calls, _ = run
+    percents = [p for p, _ in calls]
+    assert len(calls) >= 10
+    assert percents == sorted(percents) and percents[0] == 0.0 and percents[-1] == 100.0
+    assert any(step.startswith("fine-tuning") for _, step in calls)
+    assert any(step.startswith("evaluating") for _, step in calls)
+    # once evaluation starts, every step says so (the Django side switches the run's state on it)
+    first = next(i for i, (_, step) in enumerate(calls) if step.startswith("evaluating"))
+    assert all(step.startswith(("evaluating", "wrote", "done")) for _, step in calls[first:])
+
+
+def test_retrain_is_reproducible(run, base_path, corrections, toy_splits, tmp_path):
+    result, _, _ = run
+    again = retrain(
+        base_checkpoint_path=base_path, corrections=corrections, out_dir=tmp_path, splits=toy_splits, epochs=2
+    )
+    assert again.candidate["test"]["correct"] == result.candidate["test"]["correct"]
+    assert again.candidate["temperature"] == pytest.approx(result.candidate["temperature"])
+    a, b = load_checkpoint(again.candidate_path).state_dict, load_checkpoint(result.candidate_path).state_dict
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def test_time_limit_raises_and_leaves_nothing(base_path, corrections, toy_splits, tmp_path):
+    out_dir = tmp_path / "run"
+    with pytest.raises(RetrainTimeout, match="time limit of 0.001 s"):
+        retrain(
+            base_checkpoint_path=base_path,
+            corrections=corrections,
+            out_dir=out_dir,
+            splits=toy_splits,
+            epochs=1,
+            time_limit_s=0.001,
+        )
+    assert not out_dir.exists()
+
+
+def test_failure_while_writing_leaves_no_candidate(base_path, corrections, toy_splits, tmp_path):
+    """A stop late in the run (here: the progress hook raising, as a cancelled run does) removes the files."""
+
+    class Cancelled(Exception):
+        pass
+
+    def progress(percent: float, step: str) -> None:
+        if step.startswith("evaluating: exporting"):
+            raise Cancelled
+
+    tmp_path.joinpath("other.txt").write_text("kept")
+    with pytest.raises(Cancelled):
+        retrain(
+            base_checkpoint_path=base_path,
+            corrections=corrections,
+            out_dir=tmp_path,
+            splits=toy_splits,
+            epochs=1,
+            progress=progress,
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.txt"]
+
+
+def test_missing_or_corrupt_base_checkpoint(corrections, toy_splits, tmp_path):
+    with pytest.raises(BaseCheckpointError, match="does not exist"):
+        retrain(base_checkpoint_path=tmp_path / "nope.pt", corrections=corrections, out_dir=tmp_path, splits=toy_splits)
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    with pytest.raises(RetrainError, match="base checkpoint unusable"):
+        retrain(base_checkpoint_path=corrupt, corrections=corrections, out_dir=tmp_path / "x", splits=toy_splits)
+    assert not (tmp_path / "x").exists()
+
+
+def test_no_corrections(base_path, toy_splits, tmp_path):
+    empty = CorrectionSet(images=np.zeros((0, 28, 28), np.float32), labels=[], keys=[])
+    with pytest.raises(NoCorrectionsError, match="no corrections"):
+        retrain(base_checkpoint_path=base_path, corrections=empty, out_dir=tmp_path, splits=toy_splits)
+    holdout_only = [k for k in (f"s{i}" for i in range(100)) if split_key_is_holdout(k)][:2]
+    two = CorrectionSet(images=np.zeros((2, 28, 28), np.float32), labels=[1, 2], keys=holdout_only)
+    with pytest.raises(NoCorrectionsError, match="nothing left to train on"):
+        retrain(base_checkpoint_path=base_path, corrections=two, out_dir=tmp_path, splits=toy_splits)
