@@ -211,7 +211,7 @@ def test_retrain_result_fields(run, corrections, base_path):
         "corrections": 48,
         "train": 48 - n_holdout,
         "holdout": n_holdout,
-        "replay": 256,  # at least 256 replay digits, however few corrections
+        "replay": min(400, max(10 * (48 - n_holdout), 256)),  # 10 per correction, at least 256, at most all
         "validation": 120,
         "test": 200,
     }
