@@ -310,6 +310,23 @@ def _media_relative(path: Path) -> str:
     return str(Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
 
 
+def _summary(figures: dict) -> dict:
+    """The figures the verdict rests on, flat, for the staff page and the API (the full report stays with the
+    candidate checkpoint and, once promoted, its model version)."""
+    test, holdout = figures["test"], figures["holdout"]
+    return {
+        "mnist_test_accuracy": test["accuracy"],
+        "mnist_test_correct": test["correct"],
+        "mnist_test_total": test["count"],
+        "mnist_test_ece": test["ece"],
+        "holdout_accuracy": holdout["accuracy"],
+        "holdout_correct": holdout["correct"],
+        "holdout_total": holdout["count"],
+        "val_accuracy": figures.get("val_accuracy"),
+        "temperature": figures.get("temperature"),
+    }
+
+
 def _conclude(run: TrainingRun, result) -> TrainingRun:
     """Record the figures, then promote (atomically) or reject."""
     run.refresh_from_db()
@@ -317,8 +334,8 @@ def _conclude(run: TrainingRun, result) -> TrainingRun:
     run.train_samples = figures["counts"]["train"]
     run.holdout_samples = figures["counts"]["holdout"]
     run.replay_samples = figures["counts"]["replay"]
-    run.candidate_metrics = figures["candidate"]
-    run.active_metrics = figures["active"]
+    run.candidate_metrics = _summary(figures["candidate"])
+    run.active_metrics = _summary(figures["active"])
     run.per_class = figures["per_class"]
     run.plots = [_media_relative(p) for p in result.plot_paths]
     for line in figures.get("log", []):

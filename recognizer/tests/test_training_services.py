@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from ml.retrain import RetrainResult
 from recognizer.models import ModelVersion, ModelVersionEvent, TrainingRun
 from recognizer.services import training
 from recognizer.services.training import (
@@ -57,20 +58,25 @@ class FakeRetrain:
         candidate.write_bytes(self.checkpoint.read_bytes())
         plot = out_dir / "confusion_matrix.png"
         plot.write_bytes(b"png")
-        figures = {"mnist_test_accuracy": 0.9966, "holdout_accuracy": 0.9}
-        return types.SimpleNamespace(
+        test = {"count": 10000, "correct": 9966, "accuracy": 0.9966, "ece": 0.001, "per_class_recall": [0.99] * 10}
+        holdout = {"count": 2, "correct": 2, "accuracy": 1.0}
+        figures = {"test": test, "holdout": holdout, "val_accuracy": 0.996, "temperature": 0.5}
+        # The real result class, so this stand-in cannot drift from what ml.retrain returns.
+        return RetrainResult(
             verdict=self.verdict,
-            reason=f"{self.verdict}: MNIST test 99.66% -> 99.66%; holdout 9/10 -> 10/10",
+            reason=f"{self.verdict}: MNIST test 99.66% -> 99.66%; holdout 1/2 -> 2/2",
+            counts={"corrections": 10, "train": 8, "holdout": 2, "replay": 256, "validation": 5000, "test": 10000},
+            candidate=figures,
+            active=figures,
+            per_class=[{"digit": d, "test_recall_active": 0.99, "test_recall_candidate": 0.99} for d in range(10)],
+            timings={"fine_tune_s": 1.0, "evaluate_s": 1.0, "total_s": 2.0},
+            log=["fine-tuned 1 epoch"],
             candidate_path=candidate,
-            candidate_report={"test_accuracy": 0.9966},
+            candidate_sha256="0" * 64,
+            onnx_path=candidate.with_suffix(".onnx"),
             plot_paths=[plot],
-            to_dict=lambda: {
-                "counts": {"train": 8, "holdout": 2, "replay": 256},
-                "candidate": figures,
-                "active": figures,
-                "per_class": [{"digit": d, "active": 0.99, "candidate": 0.99, "change": 0.0} for d in range(10)],
-                "log": ["fine-tuned 1 epoch"],
-            },
+            parent_sha256="1" * 64,
+            candidate_report={"test_accuracy": 0.9966},
         )
 
 
@@ -141,6 +147,7 @@ class TestExecute:
         event = ModelVersionEvent.objects.get(training_run=run)
         assert (event.action, event.previous, event.by) == ("promoted", shipped_version, staff)
         assert (run.train_samples, run.holdout_samples, run.replay_samples) == (8, 2, 256)
+        assert run.candidate_metrics["mnist_test_accuracy"] == 0.9966 and run.active_metrics["holdout_total"] == 2
         assert run.plots == [f"models/runs/{run.pk}/confusion_matrix.png"]
         assert any("fine-tuned" in line for line in run.log)
 
