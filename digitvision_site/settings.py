@@ -147,6 +147,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "recognizer.api.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Content negotiation by the Accept header only: no `?format=` override to document, fuzz or misuse.
+    "URL_FORMAT_OVERRIDE": None,
 }
 # Requests per period ("N/second|minute|hour|day"), read on every request so they can be changed in tests.
 DIGITVISION_API_THROTTLE_RATES = {

@@ -1,9 +1,26 @@
 """Query parameters of GET /api/v1/predictions/ (django-filter)."""
 
+from datetime import timedelta
+
 import django_filters
 from django import forms
+from django_filters.fields import IsoDateTimeField
 
 from recognizer.models import DIGIT_CHOICES, Submission
+
+
+class _RealisticDateTimeField(IsoDateTimeField):
+    # Python parses offsets up to +-23:59; PostgreSQL refuses those past +-15:59 (and no place is past +-14:00).
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        offset = parsed.utcoffset() if parsed is not None else None
+        if offset is not None and abs(offset) > timedelta(hours=14):
+            raise forms.ValidationError("The UTC offset must be within +-14:00.", code="invalid")
+        return parsed
+
+
+class _DateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = _RealisticDateTimeField
 
 
 class _NoBlankValues(forms.Form):
@@ -30,8 +47,8 @@ class PredictionFilter(django_filters.FilterSet):
     )
     min_confidence = django_filters.NumberFilter(field_name="confidence", lookup_expr="gte")
     max_confidence = django_filters.NumberFilter(field_name="confidence", lookup_expr="lte")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = _DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = _DateTimeFilter(field_name="created_at", lookup_expr="lt")
     ordering = django_filters.OrderingFilter(
         fields=(("created_at", "created_at"), ("confidence", "confidence")),
         label="created_at, -created_at (default), confidence (least sure first) or -confidence.",

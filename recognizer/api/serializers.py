@@ -118,8 +118,16 @@ def _image_text() -> serializers.CharField:
     return _StrictCharField(allow_blank=True, trim_whitespace=False, help_text=_IMAGE_TEXT_HELP)
 
 
+class _SourceField(serializers.ChoiceField):
+    def get_value(self, dictionary):
+        # In a multipart body DRF reads an empty value as "not given" (HTML forms); here it is a wrong value.
+        if self.field_name in dictionary and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
 def _source() -> serializers.ChoiceField:
-    return serializers.ChoiceField(choices=Submission.Source.choices, default=Submission.Source.API)
+    return _SourceField(choices=Submission.Source.choices, default=Submission.Source.API)
 
 
 class PredictionUploadSerializer(serializers.Serializer):

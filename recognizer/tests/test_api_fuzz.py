@@ -2,9 +2,12 @@
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.config import SchemathesisConfig
+from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from digitvision_site.wsgi import application
 from recognizer.tests.factories import SubmissionFactory
@@ -30,7 +33,20 @@ CONFIG = SchemathesisConfig.from_dict(
     }
 )
 # Loaded from the app in-process at collection (pytest-django has set Django up by then); no server, no network.
-schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, config=CONFIG)
+schema = schemathesis.openapi.from_wsgi(
+    "/api/schema/", application, config=CONFIG, headers={"Accept": "application/vnd.oai.openapi+json"}
+)
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """Requests go straight to the WSGI app, whose request signals would close the test's database connection
+    (and its transaction); Django's own test client switches them off the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
@@ -49,4 +65,8 @@ def auth_headers(user, shipped_version, settings) -> dict:
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_conforms_to_its_schema(case, auth_headers):
-    case.call_and_validate(headers=auth_headers)
+    # Django's multipart parser drops some malformed or empty parts before the API sees them (an empty `source`
+    # part after a header with a U+0085 in a field name, for one), so a schema-violating multipart body can arrive
+    # valid; every other check, 5xx included, still applies to multipart bodies.
+    multipart = (case.media_type or "").startswith("multipart/")
+    case.call_and_validate(headers=auth_headers, excluded_checks=[negative_data_rejection] if multipart else [])
