@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run migrate fetch-mnist train bench bench-cli bench-retrain lint
+.PHONY: install test run migrate fetch-mnist train bench bench-cli bench-retrain bench-training-run lint
 
 install: $(STAMP)
 
@@ -49,3 +49,11 @@ bench-cli: install
 	$(PY) -m ml.bench --export-test-pngs $(BENCH_PNGS)
 	$(PY) manage.py predict --json $(BENCH_PNGS)/*.png > $(BENCH_PNGS)/predictions.jsonl
 	$(PY) -m ml.bench --score-predictions $(BENCH_PNGS)/predictions.jsonl
+
+# One whole TrainingRun (database, files, services) on 200 simulated corrections, in a throwaway database.
+BENCH_RUN_DIR := /tmp/digitvision-bench-training-run
+bench-training-run: install
+	rm -rf $(BENCH_RUN_DIR) && mkdir -p $(BENCH_RUN_DIR)
+	DATABASE_URL=sqlite:///$(BENCH_RUN_DIR)/db.sqlite3 MEDIA_ROOT=$(BENCH_RUN_DIR)/media sh -c '\
+		$(PY) manage.py migrate -v0 && $(PY) manage.py bootstrap && \
+		$(PY) manage.py bench_training_run --corrections 200'
