@@ -23,7 +23,9 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 CONTRACT_TESTIDS = ["draw-canvas", "clear-button", "predict-button", "prediction-digit", "prediction-confidence"]
 QUICK_DIGITS = 5
-SET_DIGITS = 50
+# The drawing-set figure (README) uses 50: DIGITVISION_BROWSER_SET_DIGITS=50 pytest recognizer/tests/test_browser.py
+# -k drawing_set -s. The suite draws fewer to stay fast.
+SET_DIGITS = int(os.environ.get("DIGITVISION_BROWSER_SET_DIGITS", "20"))
 PASSWORD = "drawing-digits-42"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
