@@ -272,3 +272,81 @@ def test_corrections_come_from_the_stored_inputs(corrected, monkeypatch):
     corrected[0].input_image.storage.delete(corrected[0].input_image.name)
     corrections, skipped = training.training_corrections()
     assert len(corrections.labels) == 9 and "unreadable" in skipped[0]
+
+
+class TestCommand:
+    def run_command(self, *args: str) -> tuple[int, str]:
+        import io
+
+        from django.core.management import call_command
+
+        out = io.StringIO()
+        with pytest.raises(SystemExit) as exit_info:
+            call_command("retrain", *args, stdout=out)
+        return exit_info.value.code, out.getvalue()
+
+    @pytest.mark.parametrize("verdict, code, state", [("promote", 0, "promoted"), ("reject", 1, "rejected")])
+    def test_sync_exit_status_tells_the_verdict(self, staff, corrected, fake_ml, verdict, code, state):
+        fake_ml.verdict = verdict
+        status, output = self.run_command("--sync", "--user", "staff")
+        assert status == code and f"{state}:" in output
+        assert TrainingRun.objects.get().requested_by == staff
+
+    def test_sync_failure_is_2(self, corrected, fake_ml):
+        fake_ml.raises = fake_ml.RetrainError("no corrections to learn from")
+        status, output = self.run_command("--sync")
+        assert status == 2 and "failed: no corrections" in output
+
+    def test_a_non_staff_requester_is_refused(self, user, shipped_version):
+        from django.core.management import call_command
+        from django.core.management.base import CommandError
+
+        with pytest.raises(CommandError, match="not a staff user"):
+            call_command("retrain", "--sync", "--user", user.username)
+        assert not TrainingRun.objects.exists()
+
+
+@pytest.fixture
+def eager_celery():
+    """Celery runs tasks in the calling process, as CELERY_TASK_ALWAYS_EAGER=True would."""
+    from digitvision_site.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retrain_wait_reports_progress_until_the_verdict(corrected, fake_ml, eager_celery):
+    """--wait with an eager task (committed at once: no outer transaction): done by the time it polls."""
+    UserFactory(username="staff", is_staff=True)
+    status, output = TestCommand().run_command("--wait", "--poll", "0.01", "--user", "staff")
+    assert status == 0 and "promoted" in output and TrainingRun.objects.get().state == "promoted"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_eager_task_runs_the_whole_retraining(corrected, fake_ml, eager_celery):
+    """training_run_start -> on_commit -> Celery task (eager) -> execute -> promotion, in one go."""
+    run = training_run_start(requested_by=UserFactory(username="boss", is_staff=True))
+    run.refresh_from_db()
+    assert run.state == "promoted" and ModelVersion.objects.get(is_active=True) == run.candidate_version
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_broker_fails_the_request_and_the_run(shipped_version, monkeypatch):
+    """A real connection attempt to a port nobody listens on, not a mock."""
+    from kombu import Connection
+
+    from digitvision_site.celery import app
+    from recognizer.services.training import TrainingQueueUnavailableError
+
+    # Celery's URL settings are fixed at start-up; the connection it opens is replaced by one to a dead port.
+    monkeypatch.setattr(app, "connection_for_write", lambda *args, **kwargs: Connection("redis://127.0.0.1:9/0"))
+    app._pool = app.amqp._producer_pool = None  # pooled connections would still reach the real broker
+    try:
+        with pytest.raises(TrainingQueueUnavailableError, match="cannot be reached"):
+            training_run_start(requested_by=UserFactory(username="boss", is_staff=True))
+    finally:
+        app._pool = app.amqp._producer_pool = None
+    run = TrainingRun.objects.get()
+    assert (run.state, run.in_flight) == ("failed", None)
