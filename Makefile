@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run migrate fetch-mnist train bench bench-cli bench-retrain bench-training-run lint
+.PHONY: install test run migrate fetch-mnist train bench bench-cli bench-retrain bench-training-run bench-load lint
 
 install: $(STAMP)
 
@@ -57,3 +57,14 @@ bench-training-run: install
 	DATABASE_URL=sqlite:///$(BENCH_RUN_DIR)/db.sqlite3 MEDIA_ROOT=$(BENCH_RUN_DIR)/media sh -c '\
 		$(PY) manage.py migrate -v0 && $(PY) manage.py bootstrap && \
 		$(PY) manage.py bench_training_run --corrections 200'
+
+# Load: gunicorn on PostgreSQL (a throwaway database), 8 then 16 API clients for 60 s each, loopback only;
+# the per-person API rate is lifted, since one benchmark account makes every request.
+BENCH_LOAD_DB := digitvision_bench_load
+bench-load: install
+	dropdb --if-exists -h 127.0.0.1 -U postgres $(BENCH_LOAD_DB) && createdb -h 127.0.0.1 -U postgres $(BENCH_LOAD_DB)
+	rm -rf /tmp/digitvision-bench-load && mkdir -p /tmp/digitvision-bench-load
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_LOAD_DB) MEDIA_ROOT=/tmp/digitvision-bench-load \
+		API_THROTTLE_USER=1000000/minute sh -c '\
+		$(PY) manage.py migrate -v0 && $(PY) manage.py bootstrap && \
+		$(PY) manage.py bench_load --clients 8 16 --seconds 60 --out ml/artifacts/bench_load.json'
