@@ -1,5 +1,6 @@
 """Load benchmark: gunicorn on the configured database, N concurrent API clients for a fixed time, on loopback."""
 
+import io
 import json
 import os
 import statistics
@@ -16,7 +17,6 @@ from PIL import Image, ImageDraw
 from rest_framework.authtoken.models import Token
 
 from recognizer.models import Submission
-from recognizer.tests.conftest import png_bytes
 
 PORT = 8765
 
@@ -25,7 +25,9 @@ def canvas_seven() -> bytes:
     """What the draw page sends: a 280-px transparent canvas with a dark 7."""
     image = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
     ImageDraw.Draw(image).line([(70, 50), (210, 50), (120, 240)], fill=(0, 0, 0, 255), width=24, joint="curve")
-    return png_bytes(image)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def percentile(values: list[float], q: float) -> float:
