@@ -1,33 +1,20 @@
 """Real-browser test of the staff pages: a training run's progress updates live, then its verdict shows."""
 
-from pathlib import Path
 
 import pytest
 
 from recognizer.tests.factories import UserFactory
-from recognizer.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _context_page, _screenshot_on_failure, _unavailable
+
+# The module-scoped `browser` fixture is test_browser's: imported, it gives this module its own Chromium.
+from recognizer.tests.test_browser import _context_page, _screenshot_on_failure, browser  # noqa: F401
 
 PASSWORD = "correct horse battery staple"  # UserFactory's
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for this module; see test_browser.browser for why the async-unsafe switch is needed."""
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-
-
 @pytest.fixture
-def page(request, browser, shipped_version):
+def page(request, browser, shipped_version):  # noqa: F811 - the imported fixture
     context, page = _context_page(browser, viewport={"width": 1100, "height": 900})
     yield page
     _screenshot_on_failure(request, page)
