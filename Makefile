@@ -67,4 +67,4 @@ bench-load: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_LOAD_DB) MEDIA_ROOT=/tmp/digitvision-bench-load \
 		API_THROTTLE_USER=1000000/minute sh -c '\
 		$(PY) manage.py migrate -v0 && $(PY) manage.py bootstrap && \
-		$(PY) manage.py bench_load --clients 8 16 --seconds 60 --out ml/artifacts/bench_load.json'
+		$(PY) manage.py bench_load --clients 1 8 16 --seconds 60 --out ml/artifacts/bench_load.json'

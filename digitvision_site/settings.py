@@ -91,6 +91,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Tests use a file, not memory, so a Celery worker started by the integration tests sees the same database;
     # one per test process, so two test runs on one machine never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
+# Persistent connections: opening one per request (a new PostgreSQL backend process each time) cost more CPU
+# than the prediction itself. Health checks make a connection that died (database restarted) get replaced at
+# the next request instead of failing it.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -127,6 +132,9 @@ DIGITVISION_CHECKPOINT = Path(
     env.str("DIGITVISION_CHECKPOINT", default=str(BASE_DIR / "ml" / "artifacts" / "digitnet.pt"))
 )
 
+# How often each web process asks which model version is active: a promotion reaches all within this time.
+DIGITVISION_ACTIVE_VERSION_RECHECK_SECONDS = env.float("DIGITVISION_ACTIVE_VERSION_RECHECK_SECONDS", default=1.0)
+
 # Uploads larger than this are refused before they are decoded.
 DIGITVISION_MAX_UPLOAD_BYTES = env.int("DIGITVISION_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 # Images per POST /api/v1/predictions/batch/.
@@ -139,6 +147,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int(
 # Throttling and other per-client counters live in the cache: set CACHE_URL (e.g. redis://…/1) when several
 # web processes serve, so they share one count; the default is per process.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # A Redis that is down or hung costs a request at most a second before the throttles let it through.
+    CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 1, "socket_timeout": 1})
 
 REST_FRAMEWORK = {
     # Token first: an unauthenticated request then gets 401 with `WWW-Authenticate: Token`, not 403.

@@ -22,6 +22,8 @@ class ModelWeightsError(RuntimeError):
 
 _lock = threading.Lock()
 _cached: tuple[tuple[int, str], Predictor, ModelVersion] | None = None
+# When this process last asked the database which version is active (time.monotonic()).
+_checked_at = -math.inf
 # Versions whose weights were refused, and when: looked at again after RETRY_REFUSED_SECONDS.
 _refused: dict[tuple[int, str], float] = {}
 RETRY_REFUSED_SECONDS = 10.0
@@ -52,16 +54,23 @@ def _load(version: ModelVersion) -> Predictor:
 
 
 def get_predictor() -> tuple[Predictor, ModelVersion]:
-    """The active version's predictor, built once per process; one cheap query per call notices a promotion.
+    """The active version's predictor, built once per process.
 
+    Which version is active is asked of the database at most once per
+    ``DIGITVISION_ACTIVE_VERSION_RECHECK_SECONDS``: a promotion reaches every web process within that time,
+    and a prediction under load does not pay a query for it (see ``make bench-load``).
     If the newly active version's weights are missing or not the registered file, the version this process
     was serving keeps serving (and is what the submission records), so a bad file never stops predictions.
     """
-    global _cached
+    global _cached, _checked_at
+    cached = _cached
+    now = time.monotonic()
+    if cached is not None and now - _checked_at < settings.DIGITVISION_ACTIVE_VERSION_RECHECK_SECONDS:
+        return cached[1], cached[2]
     version = model_version_active()
     key = (version.pk, version.sha256)
-    cached = _cached
     if cached is not None and cached[0] == key:
+        _checked_at = now
         return cached[1], version
     with _lock:
         # Another thread may have loaded it while this one waited.
@@ -70,6 +79,7 @@ def get_predictor() -> tuple[Predictor, ModelVersion]:
                 return _cached[1], _cached[2]  # refused moments ago: don't re-hash the file on every request
             try:
                 _cached = (key, _load(version), version)
+                _checked_at = now
             except ModelWeightsError:
                 if _cached is None:
                     raise
@@ -80,7 +90,8 @@ def get_predictor() -> tuple[Predictor, ModelVersion]:
 
 def reset_predictor_cache() -> None:
     """Forget the loaded predictor (tests, or after replacing weights in place)."""
-    global _cached
+    global _cached, _checked_at
     with _lock:
         _cached = None
+        _checked_at = -math.inf
         _refused.clear()

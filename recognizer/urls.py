@@ -8,6 +8,7 @@ app_name = "recognizer"
 
 urlpatterns = [
     path("", views.draw, name="draw"),
+    path("health/", views.health, name="health"),
     path("upload/", views.upload, name="upload"),
     path("predict/", views.predict, name="predict"),
     path("history/", views.history, name="history"),

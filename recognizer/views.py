@@ -6,11 +6,13 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from recognizer.api.errors import UNAVAILABLE_ERRORS
 from recognizer.files import private_file_response
 from recognizer.forms import ACCEPTED_IMAGE_TYPES, CorrectionForm, HistoryFilterForm, SignUpForm, UploadForm
 from recognizer.inference import ModelWeightsError
@@ -235,3 +237,14 @@ def submission_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse(submission_json(request, submission))
     return redirect("recognizer:submission-detail", pk=submission.pk)
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """Readiness, for load balancers and the benchmarks: 200 when the database answers, 503 when it does not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except UNAVAILABLE_ERRORS:
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})

@@ -384,7 +384,6 @@ def _blank_photo(gradient: float = 0.0, vignette: float = 0.0) -> bytes:
     return encode(Image.fromarray(gaussian_noise(paper, sigma=4), "RGB"), "JPEG", quality=85)
 
 
-
 BLANKS = {
     "all_white": lambda: encode(Image.new("L", (200, 200), 255)),
     "all_black": lambda: encode(Image.new("L", (200, 200), 0)),

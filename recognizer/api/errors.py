@@ -1,9 +1,12 @@
 """One error shape for the whole API: {"error": {"code", "message", "details"}} with the right HTTP status."""
 
 import logging
+import sys
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -118,8 +121,27 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
     return csrf.csrf_failure(request, reason)
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
-    """handler500: never a stack trace, and for the API the same error shape."""
+# An unexpected error caused by an unreachable database (restarting, overloaded, network cut) is the service
+# being briefly unavailable, not a bug: 503 with Retry-After, so clients and load balancers retry.
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+
+
+def _service_unavailable(request: HttpRequest) -> HttpResponse:
+    message = "The service is briefly unavailable (its database cannot be reached); please retry shortly."
+    if _is_api(request) or "application/json" in request.headers.get("Accept", ""):
+        response = JsonResponse(error_body("service_unavailable", message), status=503)
+    else:
+        # A page of its own that needs no database (base.html would look up the signed-in person).
+        response = HttpResponse(loader.render_to_string("503.html", {"message": message}), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: never a stack trace, and for the API the same error shape; 503 when the database is down."""
+    if isinstance(sys.exc_info()[1], UNAVAILABLE_ERRORS):
+        return _service_unavailable(request)
     if _is_api(request):
         body = error_body("server_error", "Something went wrong on our side; it has been logged.")
         return JsonResponse(body, status=500)

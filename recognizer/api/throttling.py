@@ -1,13 +1,27 @@
 """Per-user, per-anonymous-IP and per-scope request rates, read from settings on each request."""
 
+import logging
+
 from django.conf import settings
+from redis.exceptions import RedisError
 from rest_framework import throttling
+
+logger = logging.getLogger(__name__)
 
 
 class _RatesFromSettings:
     # DRF copies its rates at import time; reading them per request lets settings (and tests) change them.
     def get_rate(self) -> str | None:
         return settings.DIGITVISION_API_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view) -> bool:
+        # The counters live in the cache (Redis when several processes serve). If it cannot be reached, the
+        # request goes through uncounted: predictions keep working while Redis is down.
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError):
+            logger.warning("request rate not checked: the cache is unreachable", exc_info=True)
+            return True
 
 
 class UserThrottle(_RatesFromSettings, throttling.UserRateThrottle):

@@ -56,10 +56,12 @@ def text_file(tmp_path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def fresh_predictor_cache():
-    """Each test starts with no loaded predictor, so cache behaviour never leaks between tests."""
+def fresh_predictor_cache(settings):
+    """Each test starts with no loaded predictor, so cache behaviour never leaks between tests; an activation
+    is seen by the next prediction (test_inference checks the production re-check interval separately)."""
     from recognizer.inference import reset_predictor_cache
 
+    settings.DIGITVISION_ACTIVE_VERSION_RECHECK_SECONDS = 0
     reset_predictor_cache()
     yield
     reset_predictor_cache()

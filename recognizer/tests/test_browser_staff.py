@@ -1,6 +1,5 @@
 """Real-browser test of the staff pages: a training run's progress updates live, then its verdict shows."""
 
-
 import pytest
 
 from recognizer.tests.factories import UserFactory

@@ -64,6 +64,22 @@ def test_reloads_when_the_active_version_changes(shipped_version, untrained_chec
     assert loads == [shipped_version.name, candidate.name, shipped_version.name]
 
 
+def test_asks_which_version_is_active_at_most_once_per_recheck_interval(
+    shipped_version, untrained_checkpoint, settings, monkeypatch, django_assert_num_queries
+):
+    settings.DIGITVISION_ACTIVE_VERSION_RECHECK_SECONDS = 1.0
+    clock = [1000.0]
+    monkeypatch.setattr(inference.time, "monotonic", lambda: clock[0])
+    inference.get_predictor()
+    candidate = model_version_register(path=untrained_checkpoint, parent=shipped_version, activate=True)
+
+    clock[0] += 0.9
+    with django_assert_num_queries(0):
+        assert inference.get_predictor()[1] == shipped_version  # within the interval: no query, old version
+    clock[0] += 0.2
+    assert inference.get_predictor()[1] == candidate  # interval over: the promotion is seen
+
+
 def test_refuses_weights_whose_sha256_does_not_match(untrained_checkpoint, tmp_path, loads):
     path = tmp_path / "tampered.pt"
     shutil.copy(untrained_checkpoint, path)

@@ -1,24 +1,21 @@
-"""Load benchmark: gunicorn on the configured database, N concurrent API clients for a fixed time, on loopback."""
+"""Load benchmark: gunicorn (production settings) on the configured database, N concurrent API clients for a
+fixed time per level, on loopback. The clients are asyncio tasks in this one process (aiohttp), so they take
+little of the machine the server is measured on."""
 
+import asyncio
 import io
 import json
-import os
 import statistics
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
-import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from PIL import Image, ImageDraw
 from rest_framework.authtoken.models import Token
 
+from recognizer.management import benchserver
 from recognizer.models import Submission
-
-PORT = 8765
 
 
 def canvas_seven() -> bytes:
@@ -35,28 +32,62 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+async def drive(*, clients: int, seconds: float, token: str, image: bytes) -> tuple[list[float], dict[int, int], float]:
+    """``clients`` concurrent clients, each POSTing a prediction as soon as its last one is answered.
+
+    Returns every request's latency (ms), the count of each status (0 = no answer) and the elapsed seconds.
+    """
+    import aiohttp  # a benchmark-only dependency (requirements-dev.txt)
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    stop_at = time.monotonic() + seconds
+    url = f"{benchserver.BASE_URL}/api/v1/predictions/"
+    timeout = aiohttp.ClientTimeout(total=30)
+    connector = aiohttp.TCPConnector(limit=clients)
+    headers = {"Authorization": f"Token {token}"}
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        while time.monotonic() < stop_at:
+            form = aiohttp.FormData()
+            form.add_field("image", image, filename="seven.png", content_type="image/png")
+            started = time.perf_counter()
+            try:
+                async with session.post(url, data=form) as response:
+                    await response.read()
+                    code = response.status
+            except (TimeoutError, aiohttp.ClientError):
+                code = 0
+            latencies.append((time.perf_counter() - started) * 1000)
+            statuses[code] = statuses.get(code, 0) + 1
+
+    async with aiohttp.ClientSession(headers=headers, timeout=timeout, connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+        return latencies, statuses, time.perf_counter() - started
+
+
 class Command(BaseCommand):
     help = "Start gunicorn, drive POST /api/v1/predictions/ with N clients for S seconds per level, report figures."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--clients", type=int, nargs="+", default=[8, 16])
+        parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 16])
         parser.add_argument("--seconds", type=float, default=60.0)
-        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+        parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring")
+        parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
         parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
 
-    def handle(self, *args, clients: list[int], seconds: float, workers: int, out: Path | None, **options) -> None:
+    def handle(self, *args, clients, seconds, warmup, workers, out: Path | None, **options) -> None:
         from django.contrib.auth import get_user_model
 
         user, _ = get_user_model().objects.get_or_create(username="bench-load")
         token, _ = Token.objects.get_or_create(user=user)
         image = canvas_seven()
         bare_ms = self._bare_predictor_ms(image)
-        server = self._start_gunicorn(workers)
-        try:
+        with benchserver.gunicorn(workers):
+            # Every worker loads its model and opens its database connection before anything is timed.
+            asyncio.run(drive(clients=max(clients), seconds=warmup, token=token.key, image=image))
             levels = [self._level(n, seconds, token.key, image, user) for n in clients]
-        finally:
-            server.terminate()
-            server.wait(20)
         report = {
             "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
             "gunicorn_workers": workers,
@@ -73,7 +104,7 @@ class Command(BaseCommand):
                 f"end-to-end p50 / bare predictor p50 = {level['end_to_end_over_bare_p50']}x"
             )
         if out:
-            out.write_text(json.dumps(report, indent=1))
+            out.write_text(json.dumps(report, indent=1) + "\n")
         if any(level["errors"] or level["created"] != level["stored"] for level in levels):
             raise CommandError("errors, or stored submissions differ from the 201 answers")
 
@@ -88,72 +119,16 @@ class Command(BaseCommand):
             timings.append((time.perf_counter() - started) * 1000)
         return round(statistics.median(timings), 2)
 
-    def _start_gunicorn(self, workers: int) -> subprocess.Popen:
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "digitvision_site.wsgi",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--log-level",
-            "warning",
-        ]
-        server = subprocess.Popen(command, cwd=settings.BASE_DIR, env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1"})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"http://127.0.0.1:{PORT}/api/schema/", timeout=1)
-                return server
-            except requests.ConnectionError:
-                time.sleep(0.3)
-        server.terminate()
-        raise CommandError("gunicorn did not start")
-
     def _level(self, clients: int, seconds: float, token: str, image: bytes, user) -> dict:
         before = Submission.objects.filter(user=user).count()
-        latencies: list[float] = []
-        statuses: dict[int, int] = {}
-        lock = threading.Lock()
-        stop_at = time.monotonic() + seconds
-
-        def client() -> None:
-            session = requests.Session()
-            session.headers["Authorization"] = f"Token {token}"
-            mine, codes = [], {}
-            while time.monotonic() < stop_at:
-                started = time.perf_counter()
-                try:
-                    code = session.post(
-                        f"http://127.0.0.1:{PORT}/api/v1/predictions/",
-                        files={"image": ("seven.png", image, "image/png")},
-                        timeout=30,
-                    ).status_code
-                except requests.RequestException:
-                    code = 0
-                mine.append((time.perf_counter() - started) * 1000)
-                codes[code] = codes.get(code, 0) + 1
-            with lock:
-                latencies.extend(mine)
-                for code, count in codes.items():
-                    statuses[code] = statuses.get(code, 0) + count
-
-        threads = [threading.Thread(target=client) for _ in range(clients)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
+        latencies, statuses, elapsed = asyncio.run(drive(clients=clients, seconds=seconds, token=token, image=image))
         created = statuses.get(201, 0)
         return {
             "clients": clients,
             "requests": len(latencies),
             "created": created,
             "errors": len(latencies) - created,
-            "statuses": {str(k): v for k, v in statuses.items()},
+            "statuses": {str(k): v for k, v in sorted(statuses.items())},
             "stored": Submission.objects.filter(user=user).count() - before,
             "throughput_per_s": round(created / elapsed, 1),
             "p50_ms": round(percentile(latencies, 0.50), 1),

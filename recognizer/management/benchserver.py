@@ -1,0 +1,89 @@
+"""The application as production runs it (gunicorn, DEBUG off), started on loopback for the benchmarks."""
+
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from django.core.management.base import CommandError
+
+PORT = 8765
+BASE_URL = f"http://127.0.0.1:{PORT}"
+
+
+def production_env(**extra: str) -> dict[str, str]:
+    """This process's environment (database, media, throttles) with the production settings switched on.
+
+    Plain HTTP on loopback: no HTTPS redirect and no secure-only cookies, the rest as deployed.
+    """
+    return {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        **extra,
+    }
+
+
+def _wait_healthy(server: subprocess.Popen, base_url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise CommandError(f"gunicorn exited with code {server.returncode} while starting")
+        try:
+            if requests.get(f"{base_url}/health/", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass  # not listening yet, or a worker still booting
+        time.sleep(0.3)
+    raise CommandError(f"gunicorn did not answer {base_url}/health/ within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def gunicorn(
+    workers: int, *, env: dict[str, str] | None = None, port: int = PORT, timeout: float = 60
+) -> Iterator[subprocess.Popen]:
+    """gunicorn with ``workers`` sync workers on 127.0.0.1:``port``, stopped (and waited for) on exit."""
+    command = [
+        sys.executable, "-m", "gunicorn", "digitvision_site.wsgi",
+        "--workers", str(workers),
+        "--bind", f"127.0.0.1:{port}",
+        "--log-level", "warning",
+        "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",  # heartbeat file off the disk
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env or production_env())
+    try:
+        _wait_healthy(server, f"http://127.0.0.1:{port}", timeout)
+        yield server
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def worker_pids(server: subprocess.Popen) -> list[int]:
+    """The gunicorn master's worker processes."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+def rss_kib(pid: int) -> dict[str, int]:
+    """Current (VmRSS) and peak (VmHWM) resident memory of a process, in KiB, from /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0])
+    return fields
