@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run migrate fetch-mnist train bench bench-cli bench-retrain bench-training-run bench-load lint
+.PHONY: install test run migrate fetch-mnist train bench bench-cli bench-retrain bench-training-run bench-load bench-memory lint
 
 install: $(STAMP)
 
@@ -68,3 +68,14 @@ bench-load: install
 		API_THROTTLE_USER=1000000/minute sh -c '\
 		$(PY) manage.py migrate -v0 && $(PY) manage.py bootstrap && \
 		$(PY) manage.py bench_load --clients 1 8 16 --seconds 60 --out ml/artifacts/bench_load.json'
+
+# Memory: RSS of one gunicorn worker over 6,000 predictions and of a Celery worker over 3 retrainings (Redis
+# broker, throwaway PostgreSQL database); fails if either keeps growing over the second half.
+BENCH_MEMORY_DB := digitvision_bench_memory
+bench-memory: install
+	dropdb --if-exists -h 127.0.0.1 -U postgres $(BENCH_MEMORY_DB) && createdb -h 127.0.0.1 -U postgres $(BENCH_MEMORY_DB)
+	rm -rf /tmp/digitvision-bench-memory && mkdir -p /tmp/digitvision-bench-memory
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_MEMORY_DB) MEDIA_ROOT=/tmp/digitvision-bench-memory \
+		CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0} sh -c '\
+		$(PY) manage.py migrate -v0 && $(PY) manage.py bootstrap && \
+		$(PY) manage.py bench_memory --predictions 6000 --training-runs 3 --out ml/artifacts/bench_memory.json'

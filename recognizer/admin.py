@@ -101,6 +101,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # versions are registered by `manage.py bootstrap` or by training
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Versions are history: submissions, events and training runs name them, and any may be rolled back to.
+        return False
+
     @admin.action(description="Retrain from corrections now")
     def retrain_now(self, request, queryset) -> None:
         # The selection does not matter (the active version is always the base); admin actions just need one.

@@ -48,6 +48,16 @@ def _wait_healthy(server: subprocess.Popen, base_url: str, timeout: float) -> No
     raise CommandError(f"gunicorn did not answer {base_url}/health/ within {timeout:.0f} s")
 
 
+def _stop(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM (a graceful shutdown), then SIGKILL after ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def gunicorn(
     workers: int, *, env: dict[str, str] | None = None, port: int = PORT, timeout: float = 60
@@ -65,25 +75,42 @@ def gunicorn(
         _wait_healthy(server, f"http://127.0.0.1:{port}", timeout)
         yield server
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        _stop(server, grace=20)
 
 
-def worker_pids(server: subprocess.Popen) -> list[int]:
-    """The gunicorn master's worker processes."""
-    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
-    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+def child_pids(pid: int) -> list[int]:
+    """A process's children: a gunicorn master's workers, a Celery worker's pool processes."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in children.read_text().split()] if children.exists() else []
 
 
 def rss_kib(pid: int) -> dict[str, int]:
-    """Current (VmRSS) and peak (VmHWM) resident memory of a process, in KiB, from /proc."""
-    fields = {}
+    """Current (VmRSS) and peak (VmHWM) resident memory of a process, in KiB, from /proc (0 for a zombie)."""
+    fields = {"VmRSS": 0, "VmHWM": 0}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, value = line.partition(":")
         if name in ("VmRSS", "VmHWM"):
             fields[name] = int(value.split()[0])
     return fields
+
+
+@contextlib.contextmanager
+def celery_worker(
+    queue: str, log_path: Path, *, env: dict[str, str], timeout: float = 60
+) -> Iterator[subprocess.Popen]:
+    """`celery worker` (one prefork child, as `make run` and the Procfile start it) consuming ``queue``."""
+    command = [
+        sys.executable, "-m", "celery", "-A", "digitvision_site", "worker", "--pool=prefork", "--concurrency=1",
+        "-Q", queue, "-n", f"{queue}@%h", "--without-mingle", "--without-gossip", "--loglevel=INFO",
+    ]  # fmt: skip
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while " ready." not in log_path.read_text():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise CommandError(f"the Celery worker did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield worker
+    finally:
+        _stop(worker, grace=30)

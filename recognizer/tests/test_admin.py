@@ -2,7 +2,8 @@
 
 import pytest
 
-from recognizer.tests.factories import SubmissionFactory, UserFactory
+from recognizer.models import ModelVersion
+from recognizer.tests.factories import ModelVersionFactory, SubmissionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +134,19 @@ def test_training_runs_and_events_are_read_only(admin_client, shipped_version):
     assert admin_client.get(f"/admin/recognizer/modelversionevent/{event.pk}/delete/").status_code == 403
     run.refresh_from_db()
     assert run.state == "rejected"
+
+
+def test_model_versions_cannot_be_deleted_not_even_by_a_superuser(admin_client, shipped_version):
+    unused = ModelVersionFactory(is_active=False)
+
+    for version in (shipped_version, unused):
+        assert admin_client.get(f"/admin/recognizer/modelversion/{version.pk}/delete/").status_code == 403
+    bulk = admin_client.post(
+        "/admin/recognizer/modelversion/",
+        {"action": "delete_selected", "_selected_action": [shipped_version.pk, unused.pk], "post": "yes"},
+    )
+    changelist = admin_client.get("/admin/recognizer/modelversion/")
+
+    assert bulk.status_code in (200, 302) and b"delete_selected" not in changelist.content
+    assert ModelVersion.objects.filter(pk__in=[shipped_version.pk, unused.pk]).count() == 2
+    assert ModelVersion.objects.get(is_active=True) == shipped_version

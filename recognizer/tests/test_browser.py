@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from PIL import Image
+from playwright.sync_api import expect
 
 from recognizer.tests import browser_strokes as bs
 from recognizer.tests.conftest import png_bytes
@@ -70,7 +71,19 @@ def _context_page(browser, **options):
     context = browser.new_context(**options)
     context.set_default_timeout(10_000)
     page = context.new_page()
+    # Every page is served with the production Content-Security-Policy; anything it blocks fails the test.
+    page.csp_violations = []
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and page.csp_violations.append(message.text),
+    )
     return context, page
+
+
+def _close(context, page) -> None:
+    violations = page.csp_violations
+    context.close()
+    assert not violations, f"the Content-Security-Policy blocked something: {violations}"
 
 
 @pytest.fixture
@@ -78,7 +91,7 @@ def page(request, browser, shipped_version):
     context, page = _context_page(browser, viewport={"width": 1100, "height": 900})
     yield page
     _screenshot_on_failure(request, page)
-    context.close()
+    _close(context, page)
 
 
 @pytest.fixture
@@ -88,7 +101,7 @@ def touch_context(request, browser, shipped_version):
     )
     yield context, page
     _screenshot_on_failure(request, page)
-    context.close()
+    _close(context, page)
 
 
 @pytest.fixture(scope="session")
@@ -269,7 +282,7 @@ def test_upload_recognises_a_scan_and_rejects_a_fake_png(page, live_server, mnis
     fake.write_text("this is not an image, only text with a .png name\n")
     page.set_input_files("[data-testid=upload-input]", fake)
 
-    page.wait_for_function("document.querySelector('[data-result-panel]').dataset.state === 'error'")
+    expect(page.locator("[data-result-panel]")).to_have_attribute("data-state", "error")
     message = page.locator("[data-result-error]")
     assert message.is_visible()
     assert "not an image" in message.inner_text(), message.inner_text()

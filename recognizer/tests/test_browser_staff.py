@@ -1,11 +1,12 @@
 """Real-browser test of the staff pages: a training run's progress updates live, then its verdict shows."""
 
 import pytest
+from playwright.sync_api import expect
 
 from recognizer.tests.factories import UserFactory
 
 # The module-scoped `browser` fixture is test_browser's: imported, it gives this module its own Chromium.
-from recognizer.tests.test_browser import _context_page, _screenshot_on_failure, browser  # noqa: F401
+from recognizer.tests.test_browser import _close, _context_page, _screenshot_on_failure, browser  # noqa: F401
 
 PASSWORD = "correct horse battery staple"  # UserFactory's
 
@@ -17,7 +18,7 @@ def page(request, browser, shipped_version):  # noqa: F811 - the imported fixtur
     context, page = _context_page(browser, viewport={"width": 1100, "height": 900})
     yield page
     _screenshot_on_failure(request, page)
-    context.close()
+    _close(context, page)
 
 
 def sign_in(page, live_server, username: str, next_path: str) -> None:
@@ -27,10 +28,6 @@ def sign_in(page, live_server, username: str, next_path: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.locator("form.stack-form button[type=submit]").click()
     page.wait_for_url(f"{live_server.url}{next_path}")
-
-
-def _text_contains(testid: str, text: str) -> str:
-    return f"document.querySelector('[data-testid={testid}]')?.textContent.includes({text!r})"
 
 
 def test_training_run_progress_updates_live_then_shows_the_verdict(page, live_server):
@@ -58,9 +55,9 @@ def test_training_run_progress_updates_live_then_shows_the_verdict(page, live_se
 
     TrainingRun.objects.filter(pk=run.pk).update(progress=60, step="epoch 2/3", log=["12:00:01 epoch 2/3"])
 
-    page.wait_for_function(
-        f"{_text_contains('training-step', 'epoch 2/3')} && {_text_contains('training-progress', '60%')}"
-    )
+    # Locator expectations, not wait_for_function: that evaluates a string, which the pages' CSP forbids.
+    expect(page.get_by_test_id("training-step")).to_contain_text("epoch 2/3")
+    expect(page.get_by_test_id("training-progress")).to_contain_text("60%")
     assert page.evaluate("window.__sameDocument") is True
     assert page.locator("[data-training-log]").inner_text() == "12:00:01 epoch 2/3"
     assert page.get_by_test_id("training-state").inner_text() == "Running"

@@ -267,7 +267,7 @@ def test_with_postgresql_restarted_requests_fail_cleanly_and_recover_without_a_r
         predictions = f"http://127.0.0.1:{web_port}/api/v1/predictions/"
 
         with benchserver.gunicorn(2, env=env, port=web_port) as server:
-            workers = benchserver.worker_pids(server)
+            workers = benchserver.child_pids(server.pid)
             with Clients(predictions, {"Authorization": f"Token {'k' * 40}"}, canvas_seven) as clients:
                 time.sleep(2)
                 stopped_at = time.monotonic()
@@ -277,7 +277,7 @@ def test_with_postgresql_restarted_requests_fail_cleanly_and_recover_without_a_r
                 restarted_at = time.monotonic()
                 time.sleep(3)
             health = requests.get(f"http://127.0.0.1:{web_port}/health/", timeout=10)
-            assert benchserver.worker_pids(server) == workers  # recovered without restarting anything
+            assert benchserver.child_pids(server.pid) == workers  # recovered without restarting anything
 
         with psycopg.connect(postgres.url) as db:
             stored = db.execute("SELECT count(*) FROM recognizer_submission").fetchone()[0]

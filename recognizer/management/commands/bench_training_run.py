@@ -2,14 +2,10 @@
 
 import time
 
-import numpy as np
-from django.contrib.auth import get_user_model
-from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 
+from recognizer.management.benchdata import store_style_corrections
 from recognizer.models import Submission, TrainingRun
-from recognizer.selectors import model_version_active
-from recognizer.services.submissions import _png_of_input
 from recognizer.services.training import training_run_execute, training_run_start
 
 
@@ -24,35 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--corrections", type=int, default=200)
 
     def handle(self, *args, corrections: int, **options) -> None:
-        from ml import bench_retrain
-        from ml.data import load_mnist
-        from ml.predictor import Predictor
-        from recognizer.inference import model_version_verified_path
-
         if Submission.objects.exists():
             raise CommandError("this database already has submissions: run it on a throwaway one")
-        version = model_version_active()
-        splits = load_mnist()
-        predictor = Predictor.from_checkpoint(model_version_verified_path(version), threads=1)
-        rng = np.random.default_rng(bench_retrain.STYLE_SEED)
-        order = rng.permutation(len(splits.train_images))
-        images, labels, _, tried, _ = bench_retrain.make_corrections(splits, predictor, order, corrections, rng)
-        staff, _ = get_user_model().objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
-        for image, label in zip(images, labels, strict=True):
-            submission = Submission(
-                user=staff,
-                source=Submission.Source.CANVAS,
-                predicted_digit=(int(label) + 1) % 10,
-                confidence=0.5,
-                probabilities=[0.1] * 10,
-                model_version=version,
-                corrected_digit=int(label),
-                corrected_by=staff,
-            )
-            png = _png_of_input(image)
-            submission.image.save("original.png", ContentFile(png), save=False)
-            submission.input_image.save("input.png", ContentFile(png), save=False)
-            submission.save()
+        staff, tried = store_style_corrections(corrections)
         self.stdout.write(f"{corrections} corrections stored ({tried} style digits rendered)")
 
         started = time.perf_counter()
