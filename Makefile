@@ -59,7 +59,7 @@ bench-training-run: install
 		$(PY) manage.py bench_training_run --corrections 200'
 
 # Load: gunicorn on PostgreSQL (a throwaway database), 8 then 16 API clients for 60 s each, loopback only;
-# the per-person API rate is lifted, since one benchmark account makes every request.
+# each client is an account of its own, and the per-person API rate is lifted: a client sends far faster than a person.
 BENCH_LOAD_DB := digitvision_bench_load
 bench-load: install
 	dropdb --if-exists -h 127.0.0.1 -U postgres $(BENCH_LOAD_DB) && createdb -h 127.0.0.1 -U postgres $(BENCH_LOAD_DB)

@@ -94,15 +94,27 @@ class Command(BaseCommand):
             samples.append((0, self._worker_rss(worker.pid)))
             for done in range(1, training_runs + 1):
                 run = training_run_start(requested_by=staff)
+                ran_in = set()
                 while run.in_flight:
+                    ran_in.update(benchserver.child_pids(worker.pid))
                     peak = max(peak, self._worker_rss(worker.pid))
                     time.sleep(0.5)
                     run.refresh_from_db()
                 if run.state == TrainingRun.State.FAILED:
                     raise CommandError(f"training run {run.pk} failed: {run.reason}")
-                time.sleep(2)  # the pool process that ran it exits and a fresh one starts
+                self._wait_for_fresh_pool_process(worker.pid, ran_in)
                 samples.append((done, self._worker_rss(worker.pid)))
         return self._figures(samples, peak, "training runs", training_runs)
+
+    @staticmethod
+    def _wait_for_fresh_pool_process(pid: int, ran_in: set[int], timeout: float = 30) -> None:
+        """The pool process that ran the task exits; measure once its replacement is up and settled."""
+        deadline = time.monotonic() + timeout
+        while not set(benchserver.child_pids(pid)) - ran_in:
+            if time.monotonic() > deadline:
+                raise CommandError("the Celery worker did not start a fresh pool process after the task")
+            time.sleep(0.2)
+        time.sleep(2)
 
     @staticmethod
     def _worker_rss(pid: int) -> int:
