@@ -2,6 +2,7 @@
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -196,6 +197,40 @@ def test_continuing_a_drawing_replaces_its_prediction(page, live_server, mnist):
 
     assert len(ids[0]) == len(ids[1]) == 1 and ids[0] != ids[1]
     assert Submission.objects.get().predicted_digit == label
+    assert page.get_by_test_id("prediction-digit").inner_text().strip() == str(label)
+
+
+def test_a_stroke_drawn_while_a_prediction_is_on_its_way_still_replaces_it(page, live_server, mnist, debounce_ms):
+    """The server stores the half-drawn digit but its answer is held back until the digit is finished: the
+    page must not abandon that request (it is stored all the same), but wait for it and replace it."""
+    sign_up(page, live_server)
+    strokes, label = bs.digit_strokes(4)  # a two-stroke 4
+    fitted = bs.fit_to_box(strokes, bs.canvas_box(page))
+    from recognizer.models import Submission
+
+    held = []
+
+    def hold_the_answer(route) -> None:
+        held.append((route, route.fetch()))  # the server has answered (and stored it); the page waits
+
+    page.route("**/predict/", hold_the_answer, times=1)
+    bs.mouse_draw(page, [fitted[0]])
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the half-drawn digit was never sent"
+    first = Submission.objects.get()
+
+    bs.mouse_draw(page, [fitted[1]])
+    # Time for the finished digit's prediction to be due (debounce, PNG export) while the first is held.
+    page.wait_for_timeout(debounce_ms + 1000)
+    page.evaluate("() => new Promise((done) => setTimeout(done, 0))")  # the page's pending tasks have run
+    route, response = held.pop()
+    route.fulfill(response=response)
+    bs.wait_for_prediction(page)
+
+    last = Submission.objects.get()  # one submission for the drawing, not two
+    assert last.pk != first.pk and last.predicted_digit == label
     assert page.get_by_test_id("prediction-digit").inner_text().strip() == str(label)
 
 

@@ -244,27 +244,32 @@ class DrawingPad {
 // ------------------------------------------------------------------ pages
 
 class Predictor {
-  // Sends one image at a time; a newer request aborts the one in flight so stale answers never show.
+  // Uploads: a newer file aborts the request in flight, so a stale answer never shows.
+  // Drawings: the page predicts after every stroke, and each prediction of a drawing replaces the one
+  // before it, so History holds one submission per drawing. A request already sent cannot be taken back
+  // (the server may store it although the page stopped listening), so a newer image of the drawing waits
+  // for the one in flight and then replaces what it stored; of several waiting images only the newest goes.
   constructor(url, panel) {
     this.url = url;
     this.panel = panel;
     this.controller = null;
+    this.inFlight = Promise.resolve(); // the drawing's request on its way, settled once it is answered
+    this.revision = 0; // the newest image of the drawing
+    this.drawing = 0; // bumped when the drawing is cleared: answers for an earlier drawing are ignored
   }
 
-  async send(blob, filename, source, startedAt, replaces = null) {
+  async send(blob, filename, source, startedAt) {
     if (this.controller) this.controller.abort();
     const controller = new AbortController();
     this.controller = controller;
     const data = new FormData();
     data.append("image", blob, filename);
     data.append("source", source);
-    if (replaces) data.append("replaces", String(replaces));
     this.panel.loading();
     try {
       const s = await postForm(this.url, data, controller.signal);
       if (controller.signal.aborted) return;
-      this.panel.show(s);
-      this.panel.root.dataset.lastLatencyMs = String(Math.round(performance.now() - startedAt));
+      this.show(s, startedAt);
     } catch (error) {
       if (error.name === "AbortError") return;
       this.panel.error(error.message);
@@ -273,9 +278,43 @@ class Predictor {
     }
   }
 
+  sendRevision(blob, startedAt) {
+    const revision = ++this.revision;
+    const drawing = this.drawing;
+    this.panel.loading();
+    this.inFlight = this.inFlight.then(async () => {
+      if (revision !== this.revision || drawing !== this.drawing) return; // superseded while waiting
+      const previous = this.panel.submission;
+      const data = new FormData();
+      data.append("image", blob, "canvas.png");
+      data.append("source", "canvas");
+      if (previous && previous.id && previous.corrected_digit == null) data.append("replaces", String(previous.id));
+      try {
+        const s = await postForm(this.url, data);
+        if (drawing !== this.drawing) return; // the drawing was cleared: its last submission stays as it is
+        if (revision === this.revision) this.show(s, startedAt);
+        else this.panel.submission = s; // not shown (a newer image is coming), but that one replaces it
+      } catch (error) {
+        if (revision === this.revision && drawing === this.drawing) this.panel.error(error.message);
+      }
+    });
+    return this.inFlight;
+  }
+
+  // The drawing changed (undo): an answer on its way is kept for replacing, not shown.
+  supersede() {
+    this.revision += 1;
+  }
+
   cancel() {
     if (this.controller) this.controller.abort();
     this.controller = null;
+    this.drawing += 1;
+  }
+
+  show(s, startedAt) {
+    this.panel.show(s);
+    this.panel.root.dataset.lastLatencyMs = String(Math.round(performance.now() - startedAt));
   }
 }
 
@@ -295,12 +334,7 @@ function initDrawPage(page) {
       panel.error("Draw a digit first.");
       return;
     }
-    const blob = await pad.toBlob();
-    // Each stroke refines the same drawing: its new prediction replaces the previous, uncorrected one,
-    // so History holds one submission per drawing, not one per pause.
-    const previous = panel.submission;
-    const replaces = previous && previous.id && previous.corrected_digit == null ? previous.id : null;
-    await predictor.send(blob, "canvas.png", "canvas", startedAt, replaces);
+    await predictor.sendRevision(await pad.toBlob(), startedAt);
   };
 
   const pad = new DrawingPad(canvas, {
@@ -328,10 +362,11 @@ function initDrawPage(page) {
   });
   page.querySelector("[data-undo-button]").addEventListener("click", () => {
     pad.undo();
-    predictor.cancel();
     if (pad.isEmpty()) {
+      predictor.cancel();
       panel.reset();
     } else {
+      predictor.supersede();
       strokeEndedAt = performance.now();
       timer = setTimeout(() => predictNow(strokeEndedAt), AUTO_PREDICT_DELAY_MS);
     }
