@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from here: the docs page needs no CDN
     "csp",
     "axes",  # failed sign-ins: locks out a username + address after repeated failures
+    "imagekit",  # History's previews of the originals, made on first view
     "recognizer",
 ]
 
@@ -166,10 +167,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int(
 
 # Throttling and other per-client counters live in the cache: set CACHE_URL (e.g. redis://…/1) when several
 # web processes serve, so they share one count; the default is per process.
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="locmemcache://"),
+    # imagekit only remembers here which previews exist (it looks at the storage when it does not know), so
+    # a per-process memory is enough, and History keeps working while a shared cache is down.
+    "imagekit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "imagekit"},
+}
 if CACHES["default"]["BACKEND"].endswith("RedisCache"):
     # A Redis that is down or hung costs a request at most a second before the throttles let it through.
     CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 1, "socket_timeout": 1})
+
+IMAGEKIT_CACHE_BACKEND = "imagekit"
+IMAGEKIT_CACHEFILE_DIR = "previews"
+# A preview is named after its original's generated name (plus a hash of the spec): as unguessable as the original.
+IMAGEKIT_SPEC_CACHEFILE_NAMER = "imagekit.cachefiles.namers.source_name_dot_hash"
 
 REST_FRAMEWORK = {
     # Token first: an unauthenticated request then gets 401 with `WWW-Authenticate: Token`, not 403.

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from imagekit.models import ImageSpecField
+from imagekit.processors import ResizeToFit, Transpose
 
 DIGIT_CHOICES = [(d, str(d)) for d in range(10)]
 
@@ -51,6 +53,9 @@ def submission_input_path(instance: "Submission", filename: str) -> str:
     return _generated_name("submissions/inputs", filename)
 
 
+PREVIEW_SIDE = 192  # History shows originals at 96 CSS px: twice that for high-density screens
+
+
 class SubmissionQuerySet(models.QuerySet):
     def with_true_digit(self, digit: int) -> "SubmissionQuerySet":
         """Submissions whose true digit is ``digit``: the correction if any, else the prediction."""
@@ -71,6 +76,14 @@ class Submission(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
     image = models.FileField(upload_to=submission_image_path, max_length=255)
     input_image = models.FileField(upload_to=submission_input_path, max_length=255)
+    # A small WebP of the original for History (a photo may be megabytes), made by imagekit on first view and
+    # kept under IMAGEKIT_CACHEFILE_DIR; not a database column.
+    preview = ImageSpecField(
+        source="image",
+        processors=[Transpose(), ResizeToFit(PREVIEW_SIDE, PREVIEW_SIDE, upscale=False)],
+        format="WEBP",
+        options={"quality": 80},
+    )
     source = models.CharField(max_length=10, choices=Source.choices)
     predicted_digit = models.PositiveSmallIntegerField(choices=DIGIT_CHOICES)
     confidence = models.FloatField()

@@ -15,6 +15,7 @@ urlpatterns = [
     path("submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
     path("submissions/<int:pk>/correct/", views.submission_correct_view, name="submission-correct"),
     path("submissions/<int:pk>/image/", views.submission_image, name="submission-image"),
+    path("submissions/<int:pk>/preview/", views.submission_preview, name="submission-preview"),
     path("submissions/<int:pk>/input/", views.submission_input, name="submission-input"),
     # Staff: the serving model, rollback and retraining.
     path("staff/models/", staff_views.models_page, name="staff-models"),

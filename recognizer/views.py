@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from recognizer.api.errors import UNAVAILABLE_ERRORS
-from recognizer.files import private_file_response
+from recognizer.files import private_file_response, private_preview_response
 from recognizer.forms import ACCEPTED_IMAGE_TYPES, CorrectionForm, HistoryFilterForm, SignUpForm, UploadForm
 from recognizer.inference import ModelWeightsError
 from recognizer.models import Submission
@@ -170,24 +170,30 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "recognizer/detail.html", {"active": "history", **result_panel_context(submission)})
 
 
-def _image_response(request: HttpRequest, pk: int, field: str) -> FileResponse:
+def _visible_submission_or_404(request: HttpRequest, pk: int) -> Submission:
+    """The person's own submission, or any for staff; otherwise a 404."""
     try:
-        submission = submission_get_visible_to(user=request.user, submission_id=pk)
+        return submission_get_visible_to(user=request.user, submission_id=pk)
     except Submission.DoesNotExist as exc:
         raise Http404("No such submission.") from exc
-    return private_file_response(getattr(submission, field))
 
 
 @login_required
 @require_GET
 def submission_image(request: HttpRequest, pk: int) -> FileResponse:
-    return _image_response(request, pk, "image")
+    return private_file_response(_visible_submission_or_404(request, pk).image)
+
+
+@login_required
+@require_GET
+def submission_preview(request: HttpRequest, pk: int) -> FileResponse:
+    return private_preview_response(_visible_submission_or_404(request, pk))
 
 
 @login_required
 @require_GET
 def submission_input(request: HttpRequest, pk: int) -> FileResponse:
-    return _image_response(request, pk, "input_image")
+    return private_file_response(_visible_submission_or_404(request, pk).input_image)
 
 
 # --------------------------------------------------------------------------- JSON endpoints

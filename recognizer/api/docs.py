@@ -85,6 +85,7 @@ _PREDICTION = {
     "links": {
         "self": "http://127.0.0.1:8000/api/v1/predictions/42/",
         "image": "http://127.0.0.1:8000/api/v1/predictions/42/image/",
+        "preview": "http://127.0.0.1:8000/api/v1/predictions/42/preview/",
         "input_image": "http://127.0.0.1:8000/api/v1/predictions/42/input-image/",
         "correction": "http://127.0.0.1:8000/api/v1/predictions/42/correction/",
     },

@@ -28,6 +28,7 @@ class ErrorSerializer(serializers.Serializer):
 class PredictionLinksSerializer(serializers.Serializer):
     self = serializers.CharField()
     image = serializers.CharField(help_text="The original image as sent.")
+    preview = serializers.CharField(help_text="A small WebP of the original, for lists.")
     input_image = serializers.CharField(help_text="The 28x28 model input as a PNG.")
     correction = serializers.CharField(help_text="PUT or PATCH the true digit here.")
 
@@ -91,6 +92,7 @@ class PredictionSerializer(serializers.ModelSerializer):
         return {
             "self": url("detail"),
             "image": url("image"),
+            "preview": url("preview"),
             "input_image": url("input-image"),
             "correction": url("correction"),
         }

@@ -36,7 +36,7 @@ from recognizer.api.serializers import (
     TrainingRunSerializer,
 )
 from recognizer.api.throttling import AuthThrottle
-from recognizer.files import private_file_response
+from recognizer.files import private_file_response, private_preview_response
 from recognizer.inference import ModelWeightsError
 from recognizer.models import Submission
 from recognizer.selectors import (
@@ -245,6 +245,14 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ImageRenderer], filterset_class=None)
     def image(self, request: Request, pk: str) -> FileResponse:
         return private_file_response(self.get_object().image)
+
+    @extend_schema(
+        summary="A small WebP of the original (at most 192 px a side, upright), for lists",
+        responses=docs.image_responses(),
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ImageRenderer], filterset_class=None)
+    def preview(self, request: Request, pk: str) -> FileResponse:
+        return private_preview_response(self.get_object())
 
     @extend_schema(summary="The 28x28 model input as a PNG", responses=docs.image_responses())
     @action(

@@ -131,8 +131,10 @@ def submission_create(*, user, image_bytes: bytes, source: str, replaces: Submis
 
 
 def submission_delete(*, submission: Submission) -> None:
-    """Remove a submission and, once the deletion is committed, its two files."""
+    """Remove a submission and, once the deletion is committed, its files (the preview too, if it was made)."""
     files = [(f.storage, f.name) for f in (submission.image, submission.input_image) if f]
+    if submission.image:
+        files.append((submission.preview.storage, submission.preview.name))
     submission.delete()
 
     def remove_files() -> None:

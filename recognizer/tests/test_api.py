@@ -127,6 +127,7 @@ class TestPredict:
         assert submission.user == user
         assert submission.image.read() == canvas_seven
         assert body["links"]["self"].endswith(f"{PREDICTIONS}{submission.pk}/")
+        assert body["links"]["preview"].endswith(f"{PREDICTIONS}{submission.pk}/preview/")
         assert len(stored_files(media_root)) == 2
 
     def test_base64_json_and_data_url(self, token_client, shipped_version, canvas_one):
@@ -301,6 +302,7 @@ class TestIsolation:
             ("patch", "correction/", {"true_digit": 1}),
             ("get", "image/", None),
             ("get", "input-image/", None),
+            ("get", "preview/", None),
         ],
     )
     def test_others_submission_is_404_like_a_missing_one(
@@ -359,6 +361,10 @@ class TestImages:
         assert b"".join(original.streaming_content) == submission.image.read()
         model_input = token_client.get(f"{PREDICTIONS}{submission.pk}/input-image/")
         assert Image.open(io.BytesIO(b"".join(model_input.streaming_content))).size == (28, 28)
+        preview = token_client.get(f"{PREDICTIONS}{submission.pk}/preview/", HTTP_ACCEPT="image/*")
+        assert preview.status_code == 200 and preview["Content-Type"] == "image/webp"
+        # The factory's original is 64 px: a preview is never enlarged.
+        assert Image.open(io.BytesIO(b"".join(preview.streaming_content))).size == (64, 64)
 
 
 # --------------------------------------------------------------------------- models
