@@ -18,6 +18,7 @@ urlpatterns = [
     # Any other /api/ URL: the API's JSON 404, also while DEBUG shows HTML error pages elsewhere.
     re_path(r"^api/", api_errors.not_found_route),
     path("accounts/signup/", recognizer_views.signup, name="signup"),
+    path("accounts/delete/", recognizer_views.account_delete_view, name="account-delete"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("recognizer.urls")),
 ]

@@ -1,4 +1,4 @@
-"""Forms of the web pages: sign-up, upload, correction and the history filters."""
+"""Forms of the web pages: sign-up, account deletion, upload, correction and the history filters."""
 
 from django import forms
 from django.conf import settings
@@ -12,6 +12,24 @@ class SignUpForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         fields = ("username", "email")
+
+
+class AccountDeleteForm(forms.Form):
+    """The password again: deleting an account cannot be undone, so an open session alone is not enough."""
+
+    password = forms.CharField(
+        label="Your password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.", code="password_incorrect")
+        return password
 
 
 class UploadForm(forms.Form):

@@ -14,6 +14,7 @@ urlpatterns = [
     path("history/", views.history, name="history"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
     path("submissions/<int:pk>/correct/", views.submission_correct_view, name="submission-correct"),
+    path("submissions/<int:pk>/delete/", views.submission_delete_view, name="submission-delete"),
     path("submissions/<int:pk>/image/", views.submission_image, name="submission-image"),
     path("submissions/<int:pk>/preview/", views.submission_preview, name="submission-preview"),
     path("submissions/<int:pk>/input/", views.submission_input, name="submission-input"),

@@ -3,18 +3,27 @@
 import logging
 
 from django.conf import settings
-from django.contrib.auth import login
+from django.contrib import messages
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from recognizer.api.errors import UNAVAILABLE_ERRORS
 from recognizer.files import private_file_response, private_preview_response
-from recognizer.forms import ACCEPTED_IMAGE_TYPES, CorrectionForm, HistoryFilterForm, SignUpForm, UploadForm
+from recognizer.forms import (
+    ACCEPTED_IMAGE_TYPES,
+    AccountDeleteForm,
+    CorrectionForm,
+    HistoryFilterForm,
+    SignUpForm,
+    UploadForm,
+)
 from recognizer.inference import ModelWeightsError
 from recognizer.models import Submission
 from recognizer.selectors import (
@@ -23,7 +32,13 @@ from recognizer.selectors import (
     submission_get_visible_to,
     submission_list_for_user,
 )
-from recognizer.services import SubmissionError, submission_correct, submission_create
+from recognizer.services import (
+    SubmissionError,
+    account_delete,
+    submission_correct,
+    submission_create,
+    submission_delete,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +132,20 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_delete_view(request: HttpRequest) -> HttpResponse:
+    """Delete the signed-in person's account and all they sent, after they give their password again."""
+    form = AccountDeleteForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        count = account_delete(user=request.user)
+        logout(request)
+        messages.success(request, f"Your account and its {count} submission{pluralize(count)} have been deleted.")
+        return redirect("login")
+    context = {"form": form, "submission_count": request.user.submissions.count()}
+    return render(request, "registration/account_delete.html", context)
+
+
 # --------------------------------------------------------------------------- pages
 
 
@@ -168,6 +197,18 @@ def _own_submission_or_404(request: HttpRequest, pk: int) -> Submission:
 def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     submission = _own_submission_or_404(request, pk)
     return render(request, "recognizer/detail.html", {"active": "history", **result_panel_context(submission)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks to confirm (no script needed); POST deletes the submission and its images for good."""
+    submission = _own_submission_or_404(request, pk)
+    if request.method == "POST":
+        submission_delete(submission=submission)
+        messages.success(request, f"Submission #{pk} has been deleted.")
+        return redirect("recognizer:history")
+    return render(request, "recognizer/delete.html", {"active": "history", "submission": submission})
 
 
 def _visible_submission_or_404(request: HttpRequest, pk: int) -> Submission:

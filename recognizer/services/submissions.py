@@ -130,12 +130,16 @@ def submission_create(*, user, image_bytes: bytes, source: str, replaces: Submis
     return submission
 
 
-def submission_delete(*, submission: Submission) -> None:
-    """Remove a submission and, once the deletion is committed, its files (the preview too, if it was made)."""
+def _stored_files(submission: Submission) -> list[tuple]:
+    """(storage, name) of every file a submission has: the original, the model input and the preview, if made."""
     files = [(f.storage, f.name) for f in (submission.image, submission.input_image) if f]
     if submission.image:
         files.append((submission.preview.storage, submission.preview.name))
-    submission.delete()
+    return files
+
+
+def _remove_files_on_commit(files: list[tuple]) -> None:
+    """Delete the files once the rows are gone for good; a rolled-back deletion keeps them."""
 
     def remove_files() -> None:
         for storage, name in files:
@@ -145,6 +149,25 @@ def submission_delete(*, submission: Submission) -> None:
                 logger.exception("could not remove %s of a deleted submission", name)
 
     transaction.on_commit(remove_files)
+
+
+def submission_delete(*, submission: Submission) -> None:
+    """Remove a submission and, once the deletion is committed, its files. It is never used for training."""
+    files = _stored_files(submission)
+    submission.delete()
+    _remove_files_on_commit(files)
+
+
+def account_delete(*, user) -> int:
+    """Delete a person's account and everything they sent (rows now, files once committed); returns how many
+    submissions went. Corrections they made to others' submissions, as staff, stay, without their name."""
+    with transaction.atomic():
+        submissions = Submission.objects.filter(user=user).only("pk", "image", "input_image")
+        files = [file for submission in submissions.iterator() for file in _stored_files(submission)]
+        count = submissions.count()
+        user.delete()  # the submissions, the API token and the sessions' owner go with it
+        _remove_files_on_commit(files)
+    return count
 
 
 def submission_correct(*, submission: Submission, user, digit: int) -> Submission:

@@ -41,6 +41,8 @@ PAGE_MATRIX = [
     ("recognizer:upload", False, {"anonymous": 302, "other": 200, "owner": 200, "staff": 200}),
     ("recognizer:history", False, {"anonymous": 302, "other": 200, "owner": 200, "staff": 200}),
     ("recognizer:submission-detail", True, {"anonymous": 302, "other": 404, "owner": 200, "staff": 404}),
+    ("recognizer:submission-delete", True, {"anonymous": 302, "other": 404, "owner": 200, "staff": 404}),
+    ("account-delete", False, {"anonymous": 302, "other": 200, "owner": 200, "staff": 200}),
     ("recognizer:submission-image", True, {"anonymous": 302, "other": 404, "owner": 200, "staff": 200}),
     ("recognizer:submission-preview", True, {"anonymous": 302, "other": 404, "owner": 200, "staff": 200}),
     ("recognizer:submission-input", True, {"anonymous": 302, "other": 404, "owner": 200, "staff": 200}),
@@ -100,6 +102,10 @@ def test_forms_enforce_csrf(user):
     assert client.post(reverse("login"), {"username": user.username, "password": PASSWORD}).status_code == 403
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     assert client.post(reverse("recognizer:upload"), {}).status_code == 403
+    submission = SubmissionFactory(user=user)
+    assert client.post(reverse("recognizer:submission-delete", args=[submission.pk])).status_code == 403
+    assert client.post(reverse("account-delete"), {"password": PASSWORD}).status_code == 403
+    assert user.__class__.objects.filter(pk=user.pk).exists() and submission.__class__.objects.exists()
 
 
 def test_login_rotates_the_session_key(user):

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 
 from recognizer.models import Submission
 from recognizer.tests.factories import SubmissionFactory, UserFactory
@@ -423,3 +424,67 @@ def test_image_views_serve_staff(client):
 def test_media_is_not_served_publicly(client_in, user):
     submission = SubmissionFactory(user=user)
     assert client_in.get("/media/" + submission.image.name).status_code == 404
+
+
+# --------------------------------------------------------------------------- deleting
+
+
+def _stored(media_root, submission) -> list[bool]:
+    return [(media_root / f.name).exists() for f in (submission.image, submission.input_image)]
+
+
+def test_a_person_deletes_a_submission_after_confirming(
+    client_in, user, media_root, django_capture_on_commit_callbacks
+):
+    submission = SubmissionFactory(user=user)
+    url = reverse("recognizer:submission-delete", args=[submission.pk])
+    detail = client_in.get(reverse("recognizer:submission-detail", args=[submission.pk])).content.decode()
+    assert url in detail
+
+    confirm = client_in.get(url)  # asking changes nothing
+    assert confirm.status_code == 200 and Submission.objects.filter(pk=submission.pk).exists()
+    assert 'data-testid="confirm-delete-button"' in confirm.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):  # files go once the deletion is committed
+        response = client_in.post(url, follow=True)
+
+    assert response.redirect_chain == [(reverse("recognizer:history"), 302)]
+    assert f"Submission #{submission.pk} has been deleted." in response.content.decode()
+    assert not Submission.objects.filter(pk=submission.pk).exists()
+    assert _stored(media_root, submission) == [False, False]
+
+
+def test_nobody_deletes_another_persons_submission(client, media_root):
+    submission = SubmissionFactory()
+    for intruder in (UserFactory(), UserFactory(is_staff=True)):
+        client.force_login(intruder)
+        assert client.post(reverse("recognizer:submission-delete", args=[submission.pk])).status_code == 404
+    assert Submission.objects.filter(pk=submission.pk).exists()
+    assert _stored(media_root, submission) == [True, True]
+
+
+def test_deleting_an_account_takes_everything_the_person_sent(
+    client_in, user, media_root, django_capture_on_commit_callbacks
+):
+    mine = SubmissionFactory.create_batch(3, user=user)
+    theirs = SubmissionFactory(corrected_digit=4, corrected_by=user)  # a correction made as staff stays
+    Token.objects.create(user=user)
+    page = client_in.get(reverse("account-delete")).content.decode()
+    assert "your 3 submissions" in page
+
+    refused = client_in.post(reverse("account-delete"), {"password": "not it"})
+    assert refused.status_code == 200 and "That is not your password." in refused.content.decode()
+    assert get_user_model().objects.filter(pk=user.pk).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_in.post(reverse("account-delete"), {"password": PASSWORD}, follow=True)
+
+    assert response.redirect_chain[-1][0].startswith(reverse("login"))
+    assert "Your account and its 3 submissions have been deleted." in response.content.decode()
+    assert not get_user_model().objects.filter(pk=user.pk).exists()
+    assert not Submission.objects.filter(pk__in=[s.pk for s in mine]).exists()
+    assert not Token.objects.exists()
+    assert all(_stored(media_root, s) == [False, False] for s in mine)
+    theirs.refresh_from_db()
+    assert theirs.corrected_digit == 4 and theirs.corrected_by is None and _stored(media_root, theirs) == [True, True]
+    assert client_in.get(reverse("recognizer:history")).status_code == 302  # signed out
