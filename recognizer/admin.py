@@ -1,13 +1,16 @@
-"""Admin pages for submissions, model versions, their history and training runs; writes go through services."""
+"""Admin pages for submissions, model versions and their history, training runs and accounts; writes use services."""
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
 from recognizer.inference import ModelWeightsError
 from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
-from recognizer.services import model_version_rollback
+from recognizer.services import account_delete, model_version_rollback, submission_delete
 from recognizer.services.training import TrainingError, training_run_start
 
 
@@ -45,11 +48,9 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_select_related = ["user", "model_version"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "preview",
-        "input_preview",
+        "original",
+        "model_input",
         "user",
-        "image",
-        "input_image",
         "source",
         "predicted_digit",
         "confidence",
@@ -62,28 +63,34 @@ class SubmissionAdmin(admin.ModelAdmin):
     ]
     fields = readonly_fields
 
+    # Images through the access-checked views (staff may see every submission's): in production the media
+    # folder is not served at all.
     @admin.display(description="image")
     def thumbnail(self, obj: Submission) -> str:
-        if not obj.image:
-            return "-"
-        return format_html('<img src="{}" alt="submission {}" style="height:48px;width:auto">', obj.image.url, obj.pk)
+        url = reverse("recognizer:submission-preview", args=[obj.pk])
+        return format_html('<img src="{}" alt="submission {}" style="height:48px;width:auto">', url, obj.pk)
 
     @admin.display(description="original image")
-    def preview(self, obj: Submission) -> str:
-        if not obj.image:
-            return "-"
-        return format_html('<img src="{}" alt="original" style="max-height:280px;width:auto">', obj.image.url)
+    def original(self, obj: Submission) -> str:
+        url = reverse("recognizer:submission-image", args=[obj.pk])
+        return format_html('<img src="{}" alt="original" style="max-height:280px;width:auto">', url)
 
     @admin.display(description="model input (28x28)")
-    def input_preview(self, obj: Submission) -> str:
-        if not obj.input_image:
-            return "-"
-        return format_html(
-            '<img src="{}" alt="model input" style="height:112px;image-rendering:pixelated">', obj.input_image.url
-        )
+    def model_input(self, obj: Submission) -> str:
+        url = reverse("recognizer:submission-input", args=[obj.pk])
+        return format_html('<img src="{}" alt="model input" style="height:112px;image-rendering:pixelated">', url)
 
     def has_add_permission(self, request) -> bool:
         return False  # submissions come from predictions only
+
+    # Deleting here goes through the service, so the images go with the rows.
+    def delete_model(self, request, obj: Submission) -> None:
+        submission_delete(submission=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for submission in queryset:
+                submission_delete(submission=submission)
 
 
 @admin.register(ModelVersion)
@@ -173,3 +180,19 @@ class TrainingRunAdmin(ReadOnlyAdmin):
     @admin.display(description="verdict reason")
     def verdict(self, obj: TrainingRun) -> str:
         return obj.reason if len(obj.reason) <= 120 else obj.reason[:119] + "…"
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AccountAdmin(UserAdmin):
+    """Django's user admin, but deleting a person goes through the service, so their images go too."""
+
+    def delete_model(self, request, obj) -> None:
+        account_delete(user=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for user in queryset:
+                account_delete(user=user)

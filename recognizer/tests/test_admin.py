@@ -1,8 +1,10 @@
-"""The admin pages render, with a thumbnail of each submission's image."""
+"""The admin pages render, show images through the access-checked views, and delete through the services."""
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
 
-from recognizer.models import ModelVersion
+from recognizer.models import ModelVersion, Submission
 from recognizer.tests.factories import ModelVersionFactory, SubmissionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,8 +22,9 @@ def test_submission_changelist_shows_thumbnails_and_filters(admin_client):
     response = admin_client.get("/admin/recognizer/submission/", {"corrected": "no", "q": "alice"})
 
     assert response.status_code == 200
-    assert f'src="{submission.image.url}"'.encode() in response.content
-    assert submission.image.url.startswith("/media/submissions/")
+    # Through the access-checked view: production serves no media folder.
+    assert f'src="{reverse("recognizer:submission-preview", args=[submission.pk])}"'.encode() in response.content
+    assert admin_client.get(reverse("recognizer:submission-preview", args=[submission.pk])).status_code == 200
 
 
 def test_submission_change_page_is_read_only(admin_client):
@@ -30,7 +33,9 @@ def test_submission_change_page_is_read_only(admin_client):
     response = admin_client.get(f"/admin/recognizer/submission/{submission.pk}/change/")
 
     assert response.status_code == 200
-    assert submission.input_image.url.encode() in response.content
+    for view in ("submission-image", "submission-input"):
+        assert reverse(f"recognizer:{view}", args=[submission.pk]).encode() in response.content
+    assert b"/media/" not in response.content
 
 
 def test_model_version_changelist(admin_client):
@@ -150,3 +155,40 @@ def test_model_versions_cannot_be_deleted_not_even_by_a_superuser(admin_client, 
     assert bulk.status_code in (200, 302) and b"delete_selected" not in changelist.content
     assert ModelVersion.objects.filter(pk__in=[shipped_version.pk, unused.pk]).count() == 2
     assert ModelVersion.objects.get(is_active=True) == shipped_version
+
+
+def _files_exist(media_root, submission) -> list[bool]:
+    return [(media_root / f.name).exists() for f in (submission.image, submission.input_image)]
+
+
+def test_deleting_submissions_in_the_admin_removes_their_images(
+    admin_client, media_root, django_capture_on_commit_callbacks
+):
+    one, two = SubmissionFactory.create_batch(2)
+    kept = SubmissionFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        single = admin_client.post(f"/admin/recognizer/submission/{one.pk}/delete/", {"post": "yes"})
+        bulk = admin_client.post(
+            "/admin/recognizer/submission/", {"action": "delete_selected", "_selected_action": [two.pk], "post": "yes"}
+        )
+
+    assert single.status_code == bulk.status_code == 302
+    assert list(Submission.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert _files_exist(media_root, one) == _files_exist(media_root, two) == [False, False]
+    assert _files_exist(media_root, kept) == [True, True]
+
+
+def test_deleting_a_person_in_the_admin_removes_their_images(
+    admin_client, media_root, django_capture_on_commit_callbacks
+):
+    submission = SubmissionFactory()
+    person = submission.user
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/auth/user/{person.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not get_user_model().objects.filter(pk=person.pk).exists()
+    assert not Submission.objects.exists()
+    assert _files_exist(media_root, submission) == [False, False]
