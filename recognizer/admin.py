@@ -43,7 +43,14 @@ class SubmissionAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_display_links = ["id", "thumbnail"]
-    list_filter = ["predicted_digit", "source", "model_version", CorrectedFilter, "created_at"]
+    list_filter = [
+        "predicted_digit",
+        "source",
+        "model_version",
+        CorrectedFilter,
+        "excluded_from_training",
+        "created_at",
+    ]
     search_fields = ["user__username", "=id"]
     list_select_related = ["user", "model_version"]
     date_hierarchy = "created_at"
@@ -60,6 +67,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         "corrected_digit",
         "corrected_by",
         "corrected_at",
+        "excluded_from_training",
     ]
     fields = readonly_fields
 

@@ -1,4 +1,4 @@
-"""Forms of the web pages: sign-up, account deletion, upload, correction and the history filters."""
+"""Forms of the web pages: sign-up, account deletion, upload, correction, and the history and curation filters."""
 
 from django import forms
 from django.conf import settings
@@ -67,3 +67,30 @@ class HistoryFilterForm(forms.Form):
         data = self.cleaned_data
         corrected = {"yes": True, "no": False}.get(data.get("corrected") or "")
         return {"digit": data.get("digit"), "corrected": corrected, "order": data.get("order") or "newest"}
+
+
+class CorrectionReviewFilterForm(forms.Form):
+    """Staff's filters over everyone's corrections."""
+
+    digit = forms.TypedChoiceField(
+        label="Corrected to",
+        choices=[("", "Any digit")] + [(d, str(d)) for d in range(10)],
+        coerce=int,
+        required=False,
+        empty_value=None,
+    )
+    state = forms.ChoiceField(
+        choices=[
+            ("", "All"),
+            ("changed", "Changed by the person"),
+            ("confirmed", "Confirmed"),
+            ("included", "Used for training"),
+            ("excluded", "Left out of training"),
+        ],
+        required=False,
+    )
+
+    def filters(self) -> dict:
+        """Keyword arguments for submission_corrections_for_review; invalid values are ignored."""
+        self.is_valid()
+        return {"digit": self.cleaned_data.get("digit"), "state": self.cleaned_data.get("state") or None}

@@ -95,6 +95,9 @@ class Submission(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     corrected_at = models.DateTimeField(null=True, blank=True)
+    # Staff curation: a correction judged wrong or unfit (a scribble, a joke) stays in its person's history
+    # but is left out of retraining.
+    excluded_from_training = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

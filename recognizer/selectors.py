@@ -3,7 +3,7 @@
 from typing import Literal
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from PIL import Image
 
 from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
@@ -78,8 +78,27 @@ def model_version_list() -> QuerySet[ModelVersion]:
 
 
 def submission_corrections_for_training() -> QuerySet[Submission]:
-    """Every corrected submission that still exists (a deleted one is gone, so never trained on), oldest first."""
-    return Submission.objects.filter(corrected_digit__isnull=False).order_by("id")
+    """Every corrected submission that still exists (a deleted one is gone, so never trained on) and that staff
+    have not excluded, oldest first."""
+    return Submission.objects.filter(corrected_digit__isnull=False, excluded_from_training=False).order_by("id")
+
+
+def submission_corrections_for_review(*, digit: int | None = None, state: str | None = None) -> QuerySet[Submission]:
+    """Everyone's corrected submissions for staff to curate, newest correction first.
+
+    digit: the corrected digit. state: "changed" (the person picked another digit), "confirmed", "excluded"
+    (left out of training) or "included".
+    """
+    corrections = Submission.objects.filter(corrected_digit__isnull=False).select_related("user", "corrected_by")
+    if digit is not None:
+        corrections = corrections.filter(corrected_digit=digit)
+    if state == "changed":
+        corrections = corrections.exclude(corrected_digit=F("predicted_digit"))
+    elif state == "confirmed":
+        corrections = corrections.filter(corrected_digit=F("predicted_digit"))
+    elif state in ("excluded", "included"):
+        corrections = corrections.filter(excluded_from_training=state == "excluded")
+    return corrections.order_by("-corrected_at", "-id")
 
 
 def training_run_current() -> TrainingRun | None:

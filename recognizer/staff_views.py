@@ -1,4 +1,4 @@
-"""Staff pages for the serving model: versions, rollback, retraining and its runs; writes go through services."""
+"""Staff pages: curating corrections, the serving model's versions, rollback, retraining and its runs."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -9,16 +9,26 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from recognizer.files import private_file_response
+from recognizer.forms import CorrectionForm, CorrectionReviewFilterForm
 from recognizer.inference import ModelWeightsError
-from recognizer.models import TrainingRun
-from recognizer.selectors import model_version_events, model_version_list, training_run_current, training_run_list
-from recognizer.services import model_version_rollback
+from recognizer.models import Submission, TrainingRun
+from recognizer.selectors import (
+    model_version_events,
+    model_version_list,
+    submission_corrections_for_review,
+    submission_corrections_for_training,
+    training_run_current,
+    training_run_list,
+)
+from recognizer.services import model_version_rollback, submission_correct, submission_set_training_use
 from recognizer.services.training import (
     TrainingError,
     training_run_cancel,
@@ -27,6 +37,7 @@ from recognizer.services.training import (
 )
 
 RECENT_RUNS = 10
+CORRECTIONS_PAGE_SIZE = 48
 # Metrics shown on the Models page for each version: label, then the report keys that may hold it (first wins).
 # The shipped model's report (ml.train) and a retrained one's (ml.retrain) name them differently.
 VERSION_METRICS = [
@@ -204,6 +215,61 @@ def _duration(seconds: float | None) -> str:
 
 @staff_required
 @require_GET
+def corrections_page(request: HttpRequest) -> HttpResponse:
+    """Everyone's corrections, to keep for retraining, leave out, or set to the right digit."""
+    filter_form = CorrectionReviewFilterForm(request.GET)
+    corrections = submission_corrections_for_review(**filter_form.filters())
+    page = Paginator(corrections, CORRECTIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "recognizer/staff/corrections.html",
+        {
+            "active": "corrections",
+            "filter_form": filter_form,
+            "page_obj": page,
+            "used_count": submission_corrections_for_training().count(),
+            "digits": range(10),
+        },
+    )
+
+
+def _back_to_corrections(request: HttpRequest) -> HttpResponse:
+    """Back to the page (and filters) the form was sent from."""
+    target = request.POST.get("next", "")
+    host, https = {request.get_host()}, request.is_secure()
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts=host, require_https=https)
+    return redirect(target if safe else reverse("recognizer:staff-corrections"))
+
+
+def _correction_or_404(pk: int) -> Submission:
+    return get_object_or_404(submission_corrections_for_review(), pk=pk)
+
+
+@staff_required
+@require_POST
+def correction_training_use_action(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = _correction_or_404(pk)
+    use = request.POST.get("use") == "yes"
+    submission_set_training_use(submission=submission, user=request.user, use=use)
+    messages.success(request, f"Submission #{pk} is {'used for' if use else 'left out of'} training from now on.")
+    return _back_to_corrections(request)
+
+
+@staff_required
+@require_POST
+def correction_digit_action(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = _correction_or_404(pk)
+    form = CorrectionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a digit from 0 to 9.")
+    else:
+        submission_correct(submission=submission, user=request.user, digit=form.cleaned_data["digit"])
+        messages.success(request, f"Submission #{pk} is now labelled {form.cleaned_data['digit']}.")
+    return _back_to_corrections(request)
+
+
+@staff_required
+@require_GET
 def models_page(request: HttpRequest) -> HttpResponse:
     training_run_fail_stale()  # a run whose worker died shows as failed, and Retrain becomes available again
     current = training_run_current()
@@ -217,6 +283,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
             "current_run": current,
             "current_run_api_url": _run_api_url(current) if current else "",
             "runs": training_run_list()[:RECENT_RUNS],
+            "used_count": submission_corrections_for_training().count(),
         },
     )
 

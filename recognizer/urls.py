@@ -18,7 +18,14 @@ urlpatterns = [
     path("submissions/<int:pk>/image/", views.submission_image, name="submission-image"),
     path("submissions/<int:pk>/preview/", views.submission_preview, name="submission-preview"),
     path("submissions/<int:pk>/input/", views.submission_input, name="submission-input"),
-    # Staff: the serving model, rollback and retraining.
+    # Staff: curating corrections, the serving model, rollback and retraining.
+    path("staff/corrections/", staff_views.corrections_page, name="staff-corrections"),
+    path(
+        "staff/corrections/<int:pk>/training/",
+        staff_views.correction_training_use_action,
+        name="staff-correction-training",
+    ),
+    path("staff/corrections/<int:pk>/digit/", staff_views.correction_digit_action, name="staff-correction-digit"),
     path("staff/models/", staff_views.models_page, name="staff-models"),
     path("staff/models/retrain/", staff_views.retrain, name="staff-retrain"),
     path("staff/models/<int:pk>/activate/", staff_views.model_version_activate_action, name="staff-model-activate"),

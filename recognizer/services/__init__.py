@@ -10,6 +10,7 @@ from recognizer.services.submissions import (
     submission_correct,
     submission_create,
     submission_delete,
+    submission_set_training_use,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "submission_correct",
     "submission_create",
     "submission_delete",
+    "submission_set_training_use",
 ]

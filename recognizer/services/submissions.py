@@ -130,6 +130,17 @@ def submission_create(*, user, image_bytes: bytes, source: str, replaces: Submis
     return submission
 
 
+def submission_set_training_use(*, submission: Submission, user, use: bool) -> Submission:
+    """Staff keep a correction for retraining or leave it out; the person's history is not changed."""
+    if not user.is_staff:
+        raise PermissionDenied("only staff decide which corrections retraining uses")
+    if not submission.is_corrected:
+        raise ValueError("only a corrected submission is used for training: this one has no correction")
+    submission.excluded_from_training = not use
+    submission.save(update_fields=["excluded_from_training"])
+    return submission
+
+
 def _stored_files(submission: Submission) -> list[tuple]:
     """(storage, name) of every file a submission has: the original, the model input and the preview, if made."""
     files = [(f.storage, f.name) for f in (submission.image, submission.input_image) if f]

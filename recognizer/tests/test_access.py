@@ -47,6 +47,7 @@ PAGE_MATRIX = [
     ("recognizer:submission-preview", True, {"anonymous": 302, "other": 404, "owner": 200, "staff": 200}),
     ("recognizer:submission-input", True, {"anonymous": 302, "other": 404, "owner": 200, "staff": 200}),
     ("recognizer:staff-models", False, {"anonymous": 302, "other": 403, "owner": 403, "staff": 200}),
+    ("recognizer:staff-corrections", False, {"anonymous": 302, "other": 403, "owner": 403, "staff": 200}),
     ("recognizer:health", False, {"anonymous": 200, "other": 200, "owner": 200, "staff": 200}),
     ("admin:index", False, {"anonymous": 302, "other": 302, "owner": 302, "staff": 200}),
     ("admin:recognizer_submission_changelist", False, {"anonymous": 302, "other": 302, "owner": 302, "staff": 200}),

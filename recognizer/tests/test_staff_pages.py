@@ -1,4 +1,4 @@
-"""Staff pages: the Models page, rollback, retraining and a run's detail page, for staff only."""
+"""Staff pages: curating corrections, the Models page, rollback, retraining and a run's page, for staff only."""
 
 from pathlib import Path
 
@@ -6,14 +6,16 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from recognizer.models import ModelVersion, ModelVersionEvent, TrainingRun
+from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
+from recognizer.selectors import submission_corrections_for_training
 from recognizer.staff_views import metric_rows, per_class_table
-from recognizer.tests.factories import ModelVersionFactory, UserFactory
+from recognizer.tests.factories import ModelVersionFactory, SubmissionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 MODELS = reverse("recognizer:staff-models")
 RETRAIN = reverse("recognizer:staff-retrain")
+CORRECTIONS = reverse("recognizer:staff-corrections")
 
 
 @pytest.fixture
@@ -65,6 +67,90 @@ class TestAccess:
         assert MODELS.encode() not in client.get(reverse("recognizer:draw")).content
         client.force_login(staff)
         assert MODELS.encode() in client.get(reverse("recognizer:draw")).content
+
+
+class TestCorrections:
+    """Staff see everyone's corrections and decide which retraining uses, or set the right digit."""
+
+    @pytest.fixture
+    def corrections(self, user):
+        changed = SubmissionFactory(user=user, predicted_digit=7, corrected_digit=1, corrected_by=user)
+        confirmed = SubmissionFactory(predicted_digit=3, corrected_digit=3)
+        unchecked = SubmissionFactory(predicted_digit=5)
+        return changed, confirmed, unchecked
+
+    def _training_ids(self) -> list[int]:
+        return list(submission_corrections_for_training().values_list("pk", flat=True))
+
+    def test_lists_everyones_corrections_but_not_unchecked_predictions(self, staff_client, corrections):
+        changed, confirmed, unchecked = corrections
+        html = staff_client.get(CORRECTIONS).content.decode()
+        assert f'data-submission-id="{changed.pk}"' in html and f'data-submission-id="{confirmed.pk}"' in html
+        assert f'data-submission-id="{unchecked.pk}"' not in html
+        assert "7 → 1" in html and reverse("recognizer:submission-preview", args=[changed.pk]) in html
+        only_changed = staff_client.get(CORRECTIONS, {"state": "changed"}).content.decode()
+        assert f'data-submission-id="{changed.pk}"' in only_changed
+        assert f'data-submission-id="{confirmed.pk}"' not in only_changed
+        by_digit = staff_client.get(CORRECTIONS, {"digit": 3}).content.decode()
+        assert f'data-submission-id="{confirmed.pk}"' in by_digit
+        assert f'data-submission-id="{changed.pk}"' not in by_digit
+
+    def test_a_correction_left_out_is_not_trained_on_until_it_is_used_again(self, staff_client, corrections):
+        changed, confirmed, _ = corrections
+        url = reverse("recognizer:staff-correction-training", args=[changed.pk])
+        back = f"{CORRECTIONS}?state=changed"
+        assert self._training_ids() == [changed.pk, confirmed.pk]
+
+        response = staff_client.post(url, {"use": "no", "next": back})
+
+        assert response.status_code == 302 and response.url == back
+        assert self._training_ids() == [confirmed.pk]
+        changed.refresh_from_db()
+        assert changed.excluded_from_training and changed.corrected_digit == 1  # the person's history is unchanged
+        excluded = staff_client.get(CORRECTIONS, {"state": "excluded"}).content.decode()
+        assert f'data-submission-id="{changed.pk}"' in excluded and 'data-testid="include-button"' in excluded
+        assert 'data-testid="used-count">1<' in excluded
+
+        staff_client.post(url, {"use": "yes"})
+        assert self._training_ids() == [changed.pk, confirmed.pk]
+
+    def test_staff_set_the_right_digit(self, staff_client, staff, corrections):
+        changed, _, _ = corrections
+        staff_client.post(reverse("recognizer:staff-correction-digit", args=[changed.pk]), {"digit": 4})
+        changed.refresh_from_db()
+        assert changed.corrected_digit == 4 and changed.corrected_by == staff
+        html = staff_client.get(CORRECTIONS).content.decode()
+        assert f"set by {staff.username}" in html
+
+        refused = staff_client.post(reverse("recognizer:staff-correction-digit", args=[changed.pk]), {"digit": 12})
+        changed.refresh_from_db()
+        assert refused.status_code == 302 and changed.corrected_digit == 4
+
+    def test_an_unchecked_prediction_or_a_foreign_next_address_gets_nowhere(self, staff_client, corrections):
+        _, confirmed, unchecked = corrections
+        missing = staff_client.post(reverse("recognizer:staff-correction-training", args=[unchecked.pk]), {"use": "no"})
+        assert missing.status_code == 404
+        unchecked.refresh_from_db()
+        assert not unchecked.excluded_from_training
+        outside = staff_client.post(
+            reverse("recognizer:staff-correction-training", args=[confirmed.pk]),
+            {"use": "no", "next": "https://evil.example/"},
+        )
+        assert outside.url == CORRECTIONS
+
+    def test_people_who_are_not_staff_change_nothing(self, client, user, corrections):
+        changed, _, _ = corrections
+        client.force_login(user)  # the owner of the correction, but not staff
+        for url, data in [
+            (CORRECTIONS, None),
+            (reverse("recognizer:staff-correction-training", args=[changed.pk]), {"use": "no"}),
+            (reverse("recognizer:staff-correction-digit", args=[changed.pk]), {"digit": 2}),
+        ]:
+            response = client.post(url, data) if data else client.get(url)
+            assert response.status_code == 403, url
+        changed.refresh_from_db()
+        assert changed.corrected_digit == 1 and not changed.excluded_from_training
+        assert Submission.objects.filter(excluded_from_training=True).count() == 0
 
 
 class TestModelsPage:
