@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from imagekit.models import ImageSpecField
+from imagekit import ImageSpec
+from imagekit.cachefiles import ImageCacheFile
 from imagekit.processors import ResizeToFit, Transpose
 
 DIGIT_CHOICES = [(d, str(d)) for d in range(10)]
@@ -56,6 +57,14 @@ def submission_input_path(instance: "Submission", filename: str) -> str:
 PREVIEW_SIDE = 192  # History shows originals at 96 CSS px: twice that for high-density screens
 
 
+class SubmissionPreview(ImageSpec):
+    """A small WebP of an original for lists: turned upright by its EXIF orientation, never enlarged."""
+
+    processors = [Transpose(), ResizeToFit(PREVIEW_SIDE, PREVIEW_SIDE, upscale=False)]
+    format = "WEBP"
+    options = {"quality": 80}
+
+
 class SubmissionQuerySet(models.QuerySet):
     def with_true_digit(self, digit: int) -> "SubmissionQuerySet":
         """Submissions whose true digit is ``digit``: the correction if any, else the prediction."""
@@ -76,14 +85,6 @@ class Submission(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
     image = models.FileField(upload_to=submission_image_path, max_length=255)
     input_image = models.FileField(upload_to=submission_input_path, max_length=255)
-    # A small WebP of the original for History (a photo may be megabytes), made by imagekit on first view and
-    # kept under IMAGEKIT_CACHEFILE_DIR; not a database column.
-    preview = ImageSpecField(
-        source="image",
-        processors=[Transpose(), ResizeToFit(PREVIEW_SIDE, PREVIEW_SIDE, upscale=False)],
-        format="WEBP",
-        options={"quality": 80},
-    )
     source = models.CharField(max_length=10, choices=Source.choices)
     predicted_digit = models.PositiveSmallIntegerField(choices=DIGIT_CHOICES)
     confidence = models.FloatField()
@@ -117,6 +118,13 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk}: {self.true_digit} ({self.get_source_display()})"
+
+    @property
+    def preview(self) -> ImageCacheFile:
+        """History's small picture of the original (a photo may be megabytes): made by imagekit on first use and
+        kept under IMAGEKIT_CACHEFILE_DIR, named after the original. Not an ImageSpecField, so saving and loading
+        submissions (every prediction) pays for no imagekit signal handlers."""
+        return ImageCacheFile(SubmissionPreview(source=self.image))
 
     @property
     def is_corrected(self) -> bool:
