@@ -4,6 +4,8 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 
+from recognizer.models import REVIEW_STATES
+
 ACCEPTED_IMAGE_TYPES = "image/png,image/jpeg,image/webp,image/gif,image/bmp,image/tiff"
 
 
@@ -79,16 +81,7 @@ class CorrectionReviewFilterForm(forms.Form):
         required=False,
         empty_value=None,
     )
-    state = forms.ChoiceField(
-        choices=[
-            ("", "All"),
-            ("changed", "Changed by the person"),
-            ("confirmed", "Confirmed"),
-            ("included", "Used for training"),
-            ("excluded", "Left out of training"),
-        ],
-        required=False,
-    )
+    state = forms.ChoiceField(choices=[("", "All"), *REVIEW_STATES.items()], required=False)
 
     def filters(self) -> dict:
         """Keyword arguments for submission_corrections_for_review; invalid values are ignored."""

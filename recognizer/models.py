@@ -5,7 +5,7 @@ from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from imagekit import ImageSpec
 from imagekit.cachefiles import ImageCacheFile
@@ -65,10 +65,30 @@ class SubmissionPreview(ImageSpec):
     options = {"quality": 80}
 
 
+# Where a correction stands, for staff's filters: the person picked another digit or confirmed the prediction;
+# retraining uses it or staff left it out.
+REVIEW_STATES = {
+    "changed": "Changed by the person",
+    "confirmed": "Confirmed",
+    "included": "Used for training",
+    "excluded": "Left out of training",
+}
+
+
 class SubmissionQuerySet(models.QuerySet):
     def with_true_digit(self, digit: int) -> "SubmissionQuerySet":
         """Submissions whose true digit is ``digit``: the correction if any, else the prediction."""
         return self.filter(Q(corrected_digit=digit) | Q(corrected_digit__isnull=True, predicted_digit=digit))
+
+    def in_review_state(self, state: str) -> "SubmissionQuerySet":
+        """Corrections by where staff's curation stands, one of REVIEW_STATES."""
+        if state not in REVIEW_STATES:
+            raise ValueError(f"unknown review state {state!r}: choose one of {', '.join(REVIEW_STATES)}")
+        if state == "changed":
+            return self.exclude(corrected_digit=F("predicted_digit"))
+        if state == "confirmed":
+            return self.filter(corrected_digit=F("predicted_digit"))
+        return self.filter(excluded_from_training=state == "excluded")
 
 
 class Submission(models.Model):

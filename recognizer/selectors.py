@@ -3,7 +3,7 @@
 from typing import Literal
 
 import numpy as np
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from PIL import Image
 
 from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
@@ -86,18 +86,13 @@ def submission_corrections_for_training() -> QuerySet[Submission]:
 def submission_corrections_for_review(*, digit: int | None = None, state: str | None = None) -> QuerySet[Submission]:
     """Everyone's corrected submissions for staff to curate, newest correction first.
 
-    digit: the corrected digit. state: "changed" (the person picked another digit), "confirmed", "excluded"
-    (left out of training) or "included".
+    digit: the corrected digit. state: one of REVIEW_STATES (changed, confirmed, included, excluded).
     """
     corrections = Submission.objects.filter(corrected_digit__isnull=False).select_related("user", "corrected_by")
     if digit is not None:
         corrections = corrections.filter(corrected_digit=digit)
-    if state == "changed":
-        corrections = corrections.exclude(corrected_digit=F("predicted_digit"))
-    elif state == "confirmed":
-        corrections = corrections.filter(corrected_digit=F("predicted_digit"))
-    elif state in ("excluded", "included"):
-        corrections = corrections.filter(excluded_from_training=state == "excluded")
+    if state is not None:
+        corrections = corrections.in_review_state(state)
     return corrections.order_by("-corrected_at", "-id")
 
 

@@ -1,4 +1,4 @@
-"""Query parameters of GET /api/v1/predictions/ (django-filter)."""
+"""Query parameters of GET /api/v1/predictions/ and /api/v1/corrections/ (django-filter)."""
 
 from datetime import timedelta
 
@@ -6,7 +6,7 @@ import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
 
-from recognizer.models import DIGIT_CHOICES, Submission
+from recognizer.models import DIGIT_CHOICES, REVIEW_STATES, Submission
 
 
 class _RealisticDateTimeField(IsoDateTimeField):
@@ -64,3 +64,20 @@ class PredictionFilter(django_filters.FilterSet):
 
     def filter_corrected(self, queryset, name: str, value: str):
         return queryset.filter(corrected_digit__isnull=value == "false")
+
+
+class CorrectionFilter(django_filters.FilterSet):
+    digit = django_filters.TypedChoiceFilter(
+        choices=DIGIT_CHOICES, coerce=int, field_name="corrected_digit", label="The corrected digit."
+    )
+    state = django_filters.ChoiceFilter(
+        choices=list(REVIEW_STATES.items()), method="filter_state", label="Where staff's curation stands."
+    )
+
+    class Meta:
+        model = Submission
+        fields = ["digit", "state"]
+        form = _NoBlankValues
+
+    def filter_state(self, queryset, name: str, value: str):
+        return queryset.in_review_state(value)

@@ -179,6 +179,46 @@ class CorrectionSerializer(serializers.Serializer):
     )
 
 
+# --------------------------------------------------------------------------- curation (staff)
+
+
+class ReviewedCorrectionSerializer(serializers.ModelSerializer):
+    """A person's correction as staff curate it."""
+
+    person = serializers.CharField(source="user.get_username", read_only=True)
+    corrected_by = serializers.CharField(source="corrected_by.get_username", read_only=True, allow_null=True)
+    preview = serializers.SerializerMethodField(help_text="A small WebP of the original.")
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id",
+            "person",
+            "predicted_digit",
+            "confidence",
+            "corrected_digit",
+            "corrected_by",
+            "corrected_at",
+            "excluded_from_training",
+            "preview",
+        ]
+        read_only_fields = fields
+
+    def get_preview(self, submission: Submission) -> str:
+        path = reverse("api:prediction-preview", args=[submission.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class CorrectionReviewSerializer(serializers.Serializer):
+    """What staff may change: whether retraining uses the correction, and the digit itself."""
+
+    excluded_from_training = serializers.BooleanField(required=False, help_text="true: retraining leaves it out.")
+    corrected_digit = serializers.IntegerField(
+        min_value=0, max_value=9, required=False, help_text="The right digit, set by staff."
+    )
+
+
 # --------------------------------------------------------------------------- model versions
 
 # The headline figures of a model's evaluation report; the detail endpoint returns the whole report.

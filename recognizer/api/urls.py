@@ -12,6 +12,7 @@ router.include_root_view = False
 router.register("predictions", views.PredictionViewSet, basename="prediction")
 router.register("models", views.ModelVersionViewSet, basename="model-version")
 router.register("training-runs", views.TrainingRunViewSet, basename="training-run")
+router.register("corrections", views.CorrectionViewSet, basename="correction")
 
 urlpatterns = [
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),

@@ -19,19 +19,21 @@ from rest_framework.views import APIView
 
 from recognizer.api import docs
 from recognizer.api.errors import ApiError, model_unavailable, submission_error
-from recognizer.api.filters import PredictionFilter
+from recognizer.api.filters import CorrectionFilter, PredictionFilter
 from recognizer.api.renderers import ImageRenderer
 from recognizer.api.serializers import (
     ActivateSerializer,
     BatchBase64Serializer,
     BatchResultSerializer,
     BatchUploadSerializer,
+    CorrectionReviewSerializer,
     CorrectionSerializer,
     ModelVersionDetailSerializer,
     ModelVersionSerializer,
     PredictionBase64Serializer,
     PredictionSerializer,
     PredictionUploadSerializer,
+    ReviewedCorrectionSerializer,
     TokenSerializer,
     TrainingRunSerializer,
 )
@@ -42,6 +44,7 @@ from recognizer.models import Submission
 from recognizer.selectors import (
     NoActiveModelVersionError,
     model_version_list,
+    submission_corrections_for_review,
     submission_list_for_user,
     training_run_list,
 )
@@ -51,6 +54,7 @@ from recognizer.services import (
     submission_correct,
     submission_create,
     submission_delete,
+    submission_set_training_use,
 )
 from recognizer.services.training import (
     TrainingError,
@@ -264,6 +268,48 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     )
     def input_image(self, request: Request, pk: str) -> FileResponse:
         return private_file_response(self.get_object().input_image)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Everyone's corrections, newest first (staff)",
+        responses=docs.responses(200, ReviewedCorrectionSerializer(many=True), 400, 404),
+    ),
+    retrieve=extend_schema(
+        summary="One correction (staff)",
+        responses=docs.responses(200, ReviewedCorrectionSerializer, 404),
+    ),
+    partial_update=extend_schema(
+        summary="Leave a correction out of retraining, use it again, or set the right digit (staff)",
+        request=CorrectionReviewSerializer,
+        responses=docs.responses(200, ReviewedCorrectionSerializer, 400, 404),
+    ),
+)
+class CorrectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """People's corrections, which retraining learns from, for staff to curate; others get 403."""
+
+    serializer_class = ReviewedCorrectionSerializer
+    permission_classes = [IsAdminUser]
+    filterset_class = CorrectionFilter
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return submission_corrections_for_review()
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        submission = self.get_object()
+        serializer = CorrectionReviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes = serializer.validated_data
+        with transaction.atomic():
+            if "corrected_digit" in changes:
+                submission = submission_correct(
+                    submission=submission, user=request.user, digit=changes["corrected_digit"]
+                )
+            if "excluded_from_training" in changes:
+                use = not changes["excluded_from_training"]
+                submission = submission_set_training_use(submission=submission, user=request.user, use=use)
+        return Response(self.get_serializer(submission).data)
 
 
 @extend_schema_view(
