@@ -7,8 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
+
+# HEIC is what iPhones take photos in (Pillow reads AVIF itself); once registered, every Image.open here and in
+# the web app (stored originals, previews) reads it.
+pillow_heif.register_heif_opener()
 
 MAX_PIXELS = 50_000_000  # decoded size cap: a decompression bomb is refused before it is decoded
 WORK_SIDE = 384  # ink is analysed at most at this resolution; more only costs time
@@ -55,7 +60,9 @@ def decode_image(source: bytes | str | Path | Image.Image | io.IOBase) -> Image.
         try:
             img = Image.open(fp)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise ImageDecodeError("not an image file Pillow can read (PNG, JPEG, WebP, GIF, BMP, TIFF ...)") from exc
+            raise ImageDecodeError(
+                "not an image file Pillow can read (PNG, JPEG, HEIC, WebP, GIF, BMP, TIFF ...)"
+            ) from exc
         except Image.DecompressionBombError as exc:
             raise ImageDecodeError(f"image too large: {exc}") from exc
     width, height = img.size

@@ -6,7 +6,7 @@ from django.contrib.auth.forms import UserCreationForm
 
 from recognizer.models import REVIEW_STATES
 
-ACCEPTED_IMAGE_TYPES = "image/png,image/jpeg,image/webp,image/gif,image/bmp,image/tiff"
+ACCEPTED_IMAGE_TYPES = "image/png,image/jpeg,image/heic,image/heif,image/avif,image/webp,image/gif,image/bmp,image/tiff"
 
 
 class SignUpForm(UserCreationForm):

@@ -100,7 +100,7 @@ class PredictionSerializer(serializers.ModelSerializer):
 
 # An image comes as a multipart file or, in JSON, as base64 / a data URL: one serializer for each body type.
 # Empty files and blank strings pass here so that, like any unreadable image, they get the service's error.
-_IMAGE_FILE_HELP = "The image file: PNG, JPEG, WebP, GIF (first frame), BMP or TIFF."
+_IMAGE_FILE_HELP = "The image file: PNG, JPEG, HEIC, AVIF, WebP, GIF (first frame), BMP or TIFF."
 _IMAGE_TEXT_HELP = "The image as base64, or a data URL like canvas.toDataURL() makes."
 
 

@@ -49,6 +49,8 @@ _EXTENSIONS = {
     "GIF": ".gif",
     "BMP": ".bmp",
     "TIFF": ".tiff",
+    "HEIF": ".heic",
+    "AVIF": ".avif",
 }
 
 
@@ -60,7 +62,9 @@ def _decoded_format(image_bytes: bytes) -> str:
     except Image.DecompressionBombError as exc:
         raise TooLargeError(f"image too large: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InvalidImageError("not an image file that can be read (PNG, JPEG, WebP, GIF, BMP, TIFF ...)") from exc
+        raise InvalidImageError(
+            "not an image file that can be read (PNG, JPEG, HEIC, WebP, GIF, BMP, TIFF ...)"
+        ) from exc
     if width * height > MAX_PIXELS:
         raise TooLargeError(f"image too large: {width}x{height} pixels (limit {MAX_PIXELS:,})")
     return _EXTENSIONS.get(fmt, f".{fmt.lower() or 'img'}")

@@ -134,3 +134,15 @@ def test_a_missing_original_is_a_404(owner_client, user, media_root):
 
     assert get_preview(owner_client, submission)[0] == 404
     assert preview_files(media_root) == []
+
+
+def test_an_iphone_heic_photo_gets_a_preview(owner_client, user):
+    photo = Image.open(io.BytesIO(photo_jpeg(1200, 900)))
+    buffer = io.BytesIO()
+    photo.save(buffer, format="HEIF")
+    submission = with_original(SubmissionFactory(user=user), buffer.getvalue(), "photo.heic")
+
+    status, body, headers = get_preview(owner_client, submission)
+
+    assert status == 200 and headers["Content-Type"] == "image/webp"
+    assert Image.open(io.BytesIO(body)).size == (PREVIEW_SIDE, PREVIEW_SIDE * 3 // 4)

@@ -57,7 +57,10 @@ def test_create_recognises_a_drawn_one(user, shipped_version, canvas_one):
     assert submission_create(user=user, image_bytes=canvas_one, source="upload").predicted_digit == 1
 
 
-@pytest.mark.parametrize(("fmt", "suffix"), [("JPEG", ".jpg"), ("WEBP", ".webp"), ("GIF", ".gif"), ("BMP", ".bmp")])
+@pytest.mark.parametrize(
+    ("fmt", "suffix"),
+    [("JPEG", ".jpg"), ("HEIF", ".heic"), ("AVIF", ".avif"), ("WEBP", ".webp"), ("GIF", ".gif"), ("BMP", ".bmp")],
+)
 def test_stored_extension_comes_from_the_decoded_format(user, shipped_version, digit_png, fmt, suffix):
     data = encoded(digit_png.read_bytes(), fmt)
 

@@ -127,7 +127,8 @@ def test_upload_page_carries_the_upload_input(client_in, settings):
     response = client_in.get(reverse("recognizer:upload"))
     html = response.content.decode()
     assert 'data-testid="upload-input"' in html
-    assert 'accept="image/png,image/jpeg,image/webp,image/gif,image/bmp,image/tiff"' in html
+    accepted = "image/png,image/jpeg,image/heic,image/heif,image/avif,image/webp,image/gif,image/bmp,image/tiff"
+    assert f'accept="{accepted}"' in html
     assert f'data-max-bytes="{settings.DIGITVISION_MAX_UPLOAD_BYTES}"' in html
     assert 'data-testid="prediction-digit"' in html
 
