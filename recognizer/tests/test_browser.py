@@ -326,6 +326,27 @@ def test_upload_recognises_a_scan_and_rejects_a_fake_png(page, live_server, mnis
     assert files_before == sorted(p for p in Path(media_root).rglob("*") if p.is_file())
 
 
+def test_upload_of_an_iphone_heic_photo(page, live_server, mnist, tmp_path):
+    """HEIC is read by the server; a browser that cannot show it shows no broken preview, just the name."""
+    images, labels = mnist
+    index = 1
+    heic = tmp_path / "IMG_0001.HEIC"
+    Image.open(mnist_png(tmp_path, index)).convert("RGB").save(heic, format="HEIF")
+    sign_up(page, live_server)
+    page.goto(f"{live_server.url}/upload/")
+    bs.arm_result_probe(page)
+
+    page.set_input_files("[data-testid=upload-input]", heic)
+
+    digit, _ = bs.wait_for_prediction(page)
+    assert digit == labels[index] and submission_count() == 1
+    page.wait_for_function(
+        """() => { const img = document.querySelector('[data-upload-preview]');
+                   return img.complete && (img.hidden || img.naturalWidth > 0); }"""
+    )
+    expect(page.locator("[data-dropzone-text]")).to_contain_text("IMG_0001.HEIC")
+
+
 def test_api_docs_render_without_a_cdn(page, live_server):
     """Swagger UI comes from our own static files, so /api/docs/ works on a machine with no internet."""
     page.goto(f"{live_server.url}/api/docs/")

@@ -399,7 +399,7 @@ function initUploadPage(page) {
     if (!file) return;
     // The server decides for real; this only stops obvious non-images early (browsers name some types oddly).
     if (file.type && !accepted.includes(file.type) && !file.type.startsWith("image/")) {
-      fail(`"${file.name}" is not a supported image (PNG, JPEG, WebP, GIF, BMP or TIFF).`);
+      fail(`"${file.name}" is not a supported image (PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP or TIFF).`);
       return;
     }
     if (file.size > maxBytes) {
@@ -417,6 +417,10 @@ function initUploadPage(page) {
     predictor.send(file, file.name, "upload", performance.now());
   };
 
+  // Some formats the server reads (HEIC in most browsers) cannot be shown here: no broken image, just the name.
+  preview.addEventListener("error", () => {
+    preview.hidden = true;
+  });
   input.addEventListener("change", () => handle(input.files[0]));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
