@@ -186,6 +186,9 @@ class ReviewedCorrectionSerializer(serializers.ModelSerializer):
     """A person's correction as staff curate it."""
 
     person = serializers.CharField(source="user.get_username", read_only=True)
+    # Plain integers, as in predictions (a choice field would name the 0-9 choice set twice in the schema).
+    predicted_digit = serializers.IntegerField(min_value=0, max_value=9, read_only=True)
+    corrected_digit = serializers.IntegerField(min_value=0, max_value=9, read_only=True)
     corrected_by = serializers.CharField(source="corrected_by.get_username", read_only=True, allow_null=True)
     preview = serializers.SerializerMethodField(help_text="A small WebP of the original.")
 
