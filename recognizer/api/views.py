@@ -141,7 +141,7 @@ class AuthTokenView(APIView):
         responses=docs.responses(200, PredictionSerializer, 404),
     ),
     destroy=extend_schema(
-        summary="Delete a prediction and its images (it is never used for training)",
+        summary="Delete a prediction and its images (no later retraining uses it)",
         responses=docs.responses(204, None, 404),
     ),
 )

@@ -167,7 +167,7 @@ def _remove_files_on_commit(files: list[tuple]) -> None:
 
 
 def submission_delete(*, submission: Submission) -> None:
-    """Remove a submission and, once the deletion is committed, its files. It is never used for training."""
+    """Remove a submission and, once the deletion is committed, its files; no later retraining uses it."""
     files = _stored_files(submission)
     submission.delete()
     _remove_files_on_commit(files)
