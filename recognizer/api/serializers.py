@@ -260,6 +260,17 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
 # --------------------------------------------------------------------------- auth
 
 
+class AccountDeleteSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        write_only=True, trim_whitespace=False, help_text="Your password again: deleting an account is for good."
+    )
+
+    def validate_password(self, password: str) -> str:
+        if not self.context["request"].user.check_password(password):
+            raise serializers.ValidationError("That is not your password.")
+        return password
+
+
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")
 

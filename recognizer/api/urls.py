@@ -16,5 +16,6 @@ router.register("corrections", views.CorrectionViewSet, basename="correction")
 
 urlpatterns = [
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
+    path("account/delete/", views.AccountDeleteView.as_view(), name="account-delete"),
     *router.urls,
 ]

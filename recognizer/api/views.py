@@ -22,6 +22,7 @@ from recognizer.api.errors import ApiError, model_unavailable, submission_error
 from recognizer.api.filters import CorrectionFilter, PredictionFilter
 from recognizer.api.renderers import ImageRenderer
 from recognizer.api.serializers import (
+    AccountDeleteSerializer,
     ActivateSerializer,
     BatchBase64Serializer,
     BatchResultSerializer,
@@ -50,6 +51,7 @@ from recognizer.selectors import (
 )
 from recognizer.services import (
     SubmissionError,
+    account_delete,
     model_version_rollback,
     submission_correct,
     submission_create,
@@ -126,6 +128,23 @@ class AuthTokenView(APIView):
     @extend_schema(responses={204: None, 401: docs.ERROR, 429: docs.ERROR}, summary="Revoke your API token")
     def delete(self, request: Request) -> Response:
         Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AccountDeleteView(APIView):
+    """Delete your account and everything you sent (predictions, images, token), after your password again."""
+
+    throttle_classes = [AuthThrottle]  # a password check: as slow to guess as a token request
+
+    @extend_schema(
+        request=AccountDeleteSerializer,
+        responses=docs.responses(204, None, 400),
+        summary="Delete your account and all you sent",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = AccountDeleteSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        account_delete(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -74,6 +74,7 @@ API_MATRIX = [
     ("get", "/api/v1/models/", {"anonymous": 401, "other": 200, "owner": 200, "staff": 200}),
     ("get", "/api/v1/training-runs/", {"anonymous": 401, "other": 403, "owner": 403, "staff": 200}),
     ("get", "/api/v1/corrections/", {"anonymous": 401, "other": 403, "owner": 403, "staff": 200}),
+    ("post", "/api/v1/account/delete/", {"anonymous": 401, "other": 400, "owner": 400, "staff": 400}),
     ("post", "/api/v1/models/{version}/activate/", {"anonymous": 401, "other": 403, "owner": 403, "staff": 200}),
     ("get", "/api/schema/", {"anonymous": 200, "other": 200, "owner": 200, "staff": 200}),
 ]

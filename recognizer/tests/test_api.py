@@ -397,6 +397,28 @@ class TestModels:
 # --------------------------------------------------------------------------- errors everywhere, throttling, docs
 
 
+class TestAccountDelete:
+    URL = "/api/v1/account/delete/"
+
+    def test_the_right_password_deletes_the_account_and_all_it_sent(
+        self, token_client, user, media_root, django_capture_on_commit_callbacks
+    ):
+        submission = SubmissionFactory(user=user)
+        assert_error(token_client.post(self.URL, {"password": "not it"}, format="json"), 400, "invalid")
+        assert Submission.objects.filter(pk=submission.pk).exists()
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = token_client.post(self.URL, {"password": "correct horse battery staple"}, format="json")
+
+        assert response.status_code == 204
+        assert not Submission.objects.exists() and not Token.objects.exists()
+        assert stored_files(media_root) == []
+        assert_error(token_client.get(PREDICTIONS), 401, "authentication_failed")  # the token went too
+
+    def test_anonymous_get_401(self, api_client, db):
+        assert_error(api_client.post(self.URL, {"password": "x"}, format="json"), 401, "not_authenticated")
+
+
 class TestCorrectionsForStaff:
     """Staff curate everyone's corrections through the API as on the Corrections page."""
 
