@@ -177,12 +177,11 @@ def account_delete(*, user) -> int:
     """Delete a person's account and everything they sent (rows now, files once committed); returns how many
     submissions went. Corrections they made to others' submissions, as staff, stay, without their name."""
     with transaction.atomic():
-        submissions = Submission.objects.filter(user=user).only("pk", "image", "input_image")
-        files = [file for submission in submissions.iterator() for file in _stored_files(submission)]
-        count = submissions.count()
+        submissions = list(Submission.objects.filter(user=user).only("pk", "image", "input_image"))
+        files = [file for submission in submissions for file in _stored_files(submission)]
         user.delete()  # the submissions, the API token and the sessions' owner go with it
         _remove_files_on_commit(files)
-    return count
+    return len(submissions)
 
 
 def submission_correct(*, submission: Submission, user, digit: int) -> Submission:
