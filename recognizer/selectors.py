@@ -6,14 +6,8 @@ import numpy as np
 from django.db.models import QuerySet
 from PIL import Image
 
+from recognizer.exceptions import NoActiveModelVersionError
 from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
-
-
-class NoActiveModelVersionError(RuntimeError):
-    """No model version is active, so nothing can be predicted."""
-
-    def __init__(self) -> None:
-        super().__init__("no active model version: run `python manage.py bootstrap` to register the shipped model")
 
 
 def model_version_active() -> ModelVersion:

@@ -16,9 +16,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from recognizer.files import private_file_response
+from recognizer.exceptions import ModelWeightsError, TrainingError
 from recognizer.forms import CorrectionForm, CorrectionReviewFilterForm
-from recognizer.inference import ModelWeightsError
+from recognizer.image_responses import private_file_response
 from recognizer.models import Submission, TrainingRun
 from recognizer.selectors import (
     model_version_events,
@@ -29,12 +29,7 @@ from recognizer.selectors import (
     training_run_list,
 )
 from recognizer.services import model_version_rollback, submission_correct, submission_set_training_use
-from recognizer.services.training import (
-    TrainingError,
-    training_run_cancel,
-    training_run_fail_stale,
-    training_run_start,
-)
+from recognizer.services.training import training_run_cancel, training_run_fail_stale, training_run_start
 
 RECENT_RUNS = 10
 CORRECTIONS_PAGE_SIZE = 48

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from recognizer.api.errors import UNAVAILABLE_ERRORS
-from recognizer.files import private_file_response, private_preview_response
+from recognizer.exceptions import ModelWeightsError, NoActiveModelVersionError, SubmissionError
 from recognizer.forms import (
     ACCEPTED_IMAGE_TYPES,
     AccountDeleteForm,
@@ -24,21 +24,10 @@ from recognizer.forms import (
     SignUpForm,
     UploadForm,
 )
-from recognizer.inference import ModelWeightsError
+from recognizer.image_responses import private_file_response, private_preview_response
 from recognizer.models import Submission
-from recognizer.selectors import (
-    NoActiveModelVersionError,
-    submission_get_for_user,
-    submission_get_visible_to,
-    submission_list_for_user,
-)
-from recognizer.services import (
-    SubmissionError,
-    account_delete,
-    submission_correct,
-    submission_create,
-    submission_delete,
-)
+from recognizer.selectors import submission_get_for_user, submission_get_visible_to, submission_list_for_user
+from recognizer.services import account_delete, submission_correct, submission_create, submission_delete
 
 logger = logging.getLogger(__name__)
 

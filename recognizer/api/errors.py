@@ -12,9 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from recognizer.inference import ModelWeightsError
-from recognizer.selectors import NoActiveModelVersionError
-from recognizer.services import SubmissionError
+from recognizer.exceptions import ModelWeightsError, NoActiveModelVersionError, SubmissionError
 
 logger = logging.getLogger(__name__)
 

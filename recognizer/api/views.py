@@ -39,18 +39,24 @@ from recognizer.api.serializers import (
     TrainingRunSerializer,
 )
 from recognizer.api.throttling import AuthThrottle
-from recognizer.files import private_file_response, private_preview_response
-from recognizer.inference import ModelWeightsError
-from recognizer.models import Submission
-from recognizer.selectors import (
+from recognizer.exceptions import (
+    ModelWeightsError,
     NoActiveModelVersionError,
+    SubmissionError,
+    TrainingError,
+    TrainingInProgressError,
+    TrainingQueueUnavailableError,
+)
+from recognizer.image_responses import private_file_response, private_preview_response
+from recognizer.models import Submission
+from recognizer.request_images import decode_base64_image, read_uploaded_file
+from recognizer.selectors import (
     model_version_list,
     submission_corrections_for_review,
     submission_list_for_user,
     training_run_list,
 )
 from recognizer.services import (
-    SubmissionError,
     account_delete,
     model_version_rollback,
     submission_correct,
@@ -58,15 +64,7 @@ from recognizer.services import (
     submission_delete,
     submission_set_training_use,
 )
-from recognizer.services.training import (
-    TrainingError,
-    TrainingInProgressError,
-    TrainingQueueUnavailableError,
-    training_run_cancel,
-    training_run_fail_stale,
-    training_run_start,
-)
-from recognizer.uploads import decode_base64_image, read_uploaded_file
+from recognizer.services.training import training_run_cancel, training_run_fail_stale, training_run_start
 
 
 def _image_bytes(value) -> bytes:

@@ -15,7 +15,7 @@ def store_style_corrections(count: int):
     from ml import bench_retrain
     from ml.data import load_mnist
     from ml.predictor import Predictor
-    from recognizer.inference import model_version_verified_path
+    from recognizer.serving import model_version_verified_path
 
     version = model_version_active()
     splits = load_mnist()

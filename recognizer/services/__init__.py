@@ -2,10 +2,6 @@
 
 from recognizer.services.model_versions import model_version_activate, model_version_register, model_version_rollback
 from recognizer.services.submissions import (
-    InvalidImageError,
-    NoDigitError,
-    SubmissionError,
-    TooLargeError,
     account_delete,
     submission_correct,
     submission_create,
@@ -14,10 +10,6 @@ from recognizer.services.submissions import (
 )
 
 __all__ = [
-    "InvalidImageError",
-    "NoDigitError",
-    "SubmissionError",
-    "TooLargeError",
     "account_delete",
     "model_version_activate",
     "model_version_register",

@@ -8,8 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from ml.data import sha256_of
-from recognizer.inference import model_version_verified_path
 from recognizer.models import ModelVersion, ModelVersionEvent
+from recognizer.serving import model_version_verified_path
 
 
 def _metrics_beside(path: Path, sha256: str) -> dict:

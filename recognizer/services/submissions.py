@@ -13,31 +13,11 @@ from PIL import Image, UnidentifiedImageError
 
 from ml.predictor import ImageDecodeError
 from ml.preprocess import MAX_PIXELS
-from recognizer import inference
+from recognizer import serving
+from recognizer.exceptions import InvalidImageError, NoDigitError, TooLargeError
 from recognizer.models import Submission
 
 logger = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------- submissions
-
-
-class SubmissionError(ValueError):
-    """An image that cannot become a submission; ``code`` is stable for APIs and forms."""
-
-    code = "invalid"
-
-
-class TooLargeError(SubmissionError):
-    code = "too_large"
-
-
-class InvalidImageError(SubmissionError):
-    code = "invalid_image"
-
-
-class NoDigitError(SubmissionError):
-    code = "no_digit"
 
 
 # Pillow format -> the extension the stored original gets; the uploaded name is never used.
@@ -95,7 +75,7 @@ def submission_create(*, user, image_bytes: bytes, source: str, replaces: Submis
         raise InvalidImageError("the image is empty")
     extension = _decoded_format(image_bytes)
 
-    predictor, version = inference.get_predictor()
+    predictor, version = serving.get_predictor()
     try:
         prediction = predictor.predict(image_bytes)
     except ImageDecodeError as exc:

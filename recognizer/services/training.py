@@ -16,15 +16,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL import Image
 
-from recognizer.inference import ModelWeightsError, model_version_verified_path
-from recognizer.models import ModelVersionEvent, TrainingRun
-from recognizer.selectors import (
+from recognizer.exceptions import (
+    ModelWeightsError,
     NoActiveModelVersionError,
-    model_version_active,
-    submission_corrections_for_training,
-    training_run_current,
+    TrainingError,
+    TrainingInProgressError,
+    TrainingQueueUnavailableError,
 )
+from recognizer.models import ModelVersionEvent, TrainingRun
+from recognizer.selectors import model_version_active, submission_corrections_for_training, training_run_current
 from recognizer.services.model_versions import model_version_activate, model_version_register
+from recognizer.serving import model_version_verified_path
 
 logger = logging.getLogger(__name__)
 State = TrainingRun.State
@@ -32,28 +34,6 @@ State = TrainingRun.State
 # Progress is written at most this often (seconds): often enough for a live bar, cheap for the database.
 PROGRESS_WRITE_INTERVAL = 1.0
 MAX_LOG_LINES = 500
-
-
-class TrainingError(RuntimeError):
-    """A training request that cannot go ahead; ``code`` is stable for the API and the pages."""
-
-    code = "training_error"
-
-
-class TrainingInProgressError(TrainingError):
-    code = "training_in_progress"
-
-    def __init__(self, run: TrainingRun) -> None:
-        super().__init__(f"training run #{run.pk} is already {run.state}; wait for it to finish (one run at a time)")
-        self.run = run
-
-
-class TrainingQueueUnavailableError(TrainingError):
-    code = "queue_unavailable"
-
-    def __init__(self, run: TrainingRun) -> None:
-        super().__init__(f"the task queue cannot be reached, so training run #{run.pk} was not started: {run.reason}")
-        self.run = run
 
 
 class RunCancelled(Exception):

@@ -58,8 +58,8 @@ def text_file(tmp_path) -> Path:
 @pytest.fixture(autouse=True)
 def fresh_predictor_cache(settings):
     """Each test starts with no loaded predictor, so cache behaviour never leaks between tests; an activation
-    is seen by the next prediction (test_inference checks the production re-check interval separately)."""
-    from recognizer.inference import reset_predictor_cache
+    is seen by the next prediction (test_serving checks the production re-check interval separately)."""
+    from recognizer.serving import reset_predictor_cache
 
     settings.DIGITVISION_ACTIVE_VERSION_RECHECK_SECONDS = 0
     reset_predictor_cache()
@@ -72,6 +72,31 @@ def user(db):
     from recognizer.tests.factories import UserFactory
 
     return UserFactory()
+
+
+@pytest.fixture
+def staff(db):
+    """A staff member: curates corrections, retrains and rolls back."""
+    from recognizer.tests.factories import UserFactory
+
+    return UserFactory(username="staff", is_staff=True)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    """Django's test client signed in as ``staff`` (pages); API tests use ``staff_api``."""
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def staff_api(staff):
+    """An API client authenticated as ``staff``."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(staff)
+    return client
 
 
 @pytest.fixture

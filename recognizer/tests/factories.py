@@ -6,7 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 from factory.django import DjangoModelFactory
 
-from recognizer.models import ModelVersion, Submission
+from recognizer.models import ModelVersion, Submission, TrainingRun
 
 
 class UserFactory(DjangoModelFactory):
@@ -49,3 +49,14 @@ class SubmissionFactory(DjangoModelFactory):
     confidence = 0.9
     probabilities = factory.LazyAttribute(lambda o: _probabilities(o.predicted_digit, o.confidence))
     model_version = factory.SubFactory(ModelVersionFactory)
+
+
+class TrainingRunFactory(DjangoModelFactory):
+    """A training run row; a finished state (anything but queued/running/evaluating) is no longer in flight."""
+
+    class Meta:
+        model = TrainingRun
+
+    requested_by = factory.SubFactory(UserFactory, is_staff=True)
+    state = TrainingRun.State.QUEUED
+    in_flight = factory.LazyAttribute(lambda o: True if o.state in TrainingRun.IN_PROGRESS else None)

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from recognizer.models import ModelVersion, Submission
-from recognizer.tests.factories import ModelVersionFactory, SubmissionFactory, UserFactory
+from recognizer.tests.factories import ModelVersionFactory, SubmissionFactory, TrainingRunFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -121,9 +121,9 @@ def test_rollback_action_with_missing_weights_changes_nothing(admin_client, ship
 
 
 def test_training_runs_and_events_are_read_only(admin_client, shipped_version):
-    from recognizer.models import ModelVersionEvent, TrainingRun
+    from recognizer.models import ModelVersionEvent
 
-    run = TrainingRun.objects.create(state="rejected", in_flight=None, reason="holdout accuracy fell", progress=100)
+    run = TrainingRunFactory(state="rejected", in_flight=None, reason="holdout accuracy fell", progress=100)
     event = ModelVersionEvent.objects.get()
 
     changelist = admin_client.get("/admin/recognizer/trainingrun/", {"state__exact": "rejected"})

@@ -425,51 +425,43 @@ class TestCorrectionsForStaff:
     CORRECTIONS = "/api/v1/corrections/"
 
     @pytest.fixture
-    def staff_client(self, user):
-        user.is_staff = True
-        user.save()
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    @pytest.fixture
     def corrections(self, other_user):
         changed = SubmissionFactory(user=other_user, predicted_digit=7, corrected_digit=1, corrected_by=other_user)
         confirmed = SubmissionFactory(user=other_user, predicted_digit=3, corrected_digit=3)
         SubmissionFactory(user=other_user)  # not corrected: not listed
         return changed, confirmed
 
-    def test_lists_and_filters_everyones_corrections(self, staff_client, corrections):
+    def test_lists_and_filters_everyones_corrections(self, staff_api, corrections):
         changed, confirmed = corrections
-        body = staff_client.get(self.CORRECTIONS).json()
+        body = staff_api.get(self.CORRECTIONS).json()
         assert body["count"] == 2 and [c["id"] for c in body["results"]] == [confirmed.pk, changed.pk]  # newest first
         listed = {c["id"]: c for c in body["results"]}[changed.pk]
         assert listed["person"] == changed.user.username and listed["predicted_digit"] == 7
         assert listed["corrected_digit"] == 1 and listed["excluded_from_training"] is False
         assert listed["preview"].endswith(f"{PREDICTIONS}{changed.pk}/preview/")
-        only_changed = staff_client.get(self.CORRECTIONS, {"state": "changed"}).json()["results"]
+        only_changed = staff_api.get(self.CORRECTIONS, {"state": "changed"}).json()["results"]
         assert [c["id"] for c in only_changed] == [changed.pk]
-        assert [c["id"] for c in staff_client.get(self.CORRECTIONS, {"digit": 3}).json()["results"]] == [confirmed.pk]
-        assert_error(staff_client.get(self.CORRECTIONS, {"state": "maybe"}), 400, "invalid")
+        assert [c["id"] for c in staff_api.get(self.CORRECTIONS, {"digit": 3}).json()["results"]] == [confirmed.pk]
+        assert_error(staff_api.get(self.CORRECTIONS, {"state": "maybe"}), 400, "invalid")
 
-    def test_leave_out_use_again_and_set_the_digit(self, staff_client, user, corrections):
+    def test_leave_out_use_again_and_set_the_digit(self, staff_api, staff, corrections):
         changed, confirmed = corrections
         url = f"{self.CORRECTIONS}{changed.pk}/"
 
-        left_out = staff_client.patch(url, {"excluded_from_training": True}, format="json")
+        left_out = staff_api.patch(url, {"excluded_from_training": True}, format="json")
 
         assert left_out.status_code == 200 and left_out.json()["excluded_from_training"] is True
         assert list(submission_corrections_for_training().values_list("pk", flat=True)) == [confirmed.pk]
-        fixed = staff_client.patch(url, {"corrected_digit": 4, "excluded_from_training": False}, format="json").json()
-        assert fixed["corrected_digit"] == 4 and fixed["corrected_by"] == user.username
+        fixed = staff_api.patch(url, {"corrected_digit": 4, "excluded_from_training": False}, format="json").json()
+        assert fixed["corrected_digit"] == 4 and fixed["corrected_by"] == staff.username
         assert fixed["excluded_from_training"] is False
-        assert_error(staff_client.patch(url, {"corrected_digit": 10}, format="json"), 400, "invalid")
+        assert_error(staff_api.patch(url, {"corrected_digit": 10}, format="json"), 400, "invalid")
         changed.refresh_from_db()
         assert changed.corrected_digit == 4 and not changed.excluded_from_training
 
-    def test_an_uncorrected_prediction_is_not_a_correction(self, staff_client, other_user):
+    def test_an_uncorrected_prediction_is_not_a_correction(self, staff_api, other_user):
         unchecked = SubmissionFactory(user=other_user)
-        response = staff_client.patch(f"{self.CORRECTIONS}{unchecked.pk}/", {"excluded_from_training": True})
+        response = staff_api.patch(f"{self.CORRECTIONS}{unchecked.pk}/", {"excluded_from_training": True})
         assert_error(response, 404, "not_found")
 
     def test_people_who_are_not_staff_get_403(self, token_client, corrections):

@@ -12,18 +12,6 @@ RUNS = "/api/v1/training-runs/"
 
 
 @pytest.fixture
-def staff(db):
-    return UserFactory(username="staff", is_staff=True)
-
-
-@pytest.fixture
-def staff_client(staff) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(staff)
-    return client
-
-
-@pytest.fixture
 def user_client(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
@@ -48,8 +36,8 @@ class TestAccess:
 
 
 class TestStart:
-    def test_queues_a_run_and_answers_202(self, staff_client, staff, shipped_version):
-        response = staff_client.post(RUNS)
+    def test_queues_a_run_and_answers_202(self, staff_api, staff, shipped_version):
+        response = staff_api.post(RUNS)
         assert response.status_code == 202, response.content
         body = response.json()
         run = TrainingRun.objects.get()
@@ -59,23 +47,23 @@ class TestStart:
             True,
             "staff",
         )
-        assert staff_client.get(f"{RUNS}{run.pk}/").json()["state"] == "queued"
-        assert [r["id"] for r in staff_client.get(RUNS).json()["results"]] == [run.pk]
+        assert staff_api.get(f"{RUNS}{run.pk}/").json()["state"] == "queued"
+        assert [r["id"] for r in staff_api.get(RUNS).json()["results"]] == [run.pk]
 
-    def test_one_run_at_a_time(self, staff_client, shipped_version):
-        first = staff_client.post(RUNS).json()
-        error = assert_error(staff_client.post(RUNS), 409, "training_in_progress")
+    def test_one_run_at_a_time(self, staff_api, shipped_version):
+        first = staff_api.post(RUNS).json()
+        error = assert_error(staff_api.post(RUNS), 409, "training_in_progress")
         assert error["details"] == {"run": first["id"]}
         assert f"#{first['id']}" in error["message"]
         assert TrainingRun.objects.count() == 1
 
-    def test_cancel(self, staff_client, shipped_version):
-        run = staff_client.post(RUNS).json()
-        cancelled = staff_client.post(f"{RUNS}{run['id']}/cancel/")
+    def test_cancel(self, staff_api, shipped_version):
+        run = staff_api.post(RUNS).json()
+        cancelled = staff_api.post(f"{RUNS}{run['id']}/cancel/")
         assert cancelled.status_code == 200
         assert (cancelled.json()["state"], cancelled.json()["is_in_progress"]) == ("cancelled", False)
-        assert_error(staff_client.post(f"{RUNS}{run['id']}/cancel/"), 409, "not_in_progress")
-        assert staff_client.post(RUNS).status_code == 202  # the next run can start
+        assert_error(staff_api.post(f"{RUNS}{run['id']}/cancel/"), 409, "not_in_progress")
+        assert staff_api.post(RUNS).status_code == 202  # the next run can start
 
 
 @pytest.mark.django_db(transaction=True)
@@ -99,11 +87,9 @@ def test_broker_down_is_a_clear_503_and_no_run_stays_queued(shipped_version, mon
 
 
 class TestRollback:
-    def test_staff_make_an_earlier_version_active_again(
-        self, staff_client, staff, shipped_version, untrained_checkpoint
-    ):
+    def test_staff_make_an_earlier_version_active_again(self, staff_api, staff, shipped_version, untrained_checkpoint):
         newer = model_version_register(path=untrained_checkpoint, parent=shipped_version, activate=True)
-        response = staff_client.post(
+        response = staff_api.post(
             f"/api/v1/models/{shipped_version.pk}/activate/", {"reason": "newer one misreads sevens"}, format="json"
         )
         assert response.status_code == 200, response.content
@@ -117,8 +103,8 @@ class TestRollback:
             "newer one misreads sevens",
         )
 
-    def test_weights_that_fail_their_checksum_are_refused(self, staff_client, shipped_version):
+    def test_weights_that_fail_their_checksum_are_refused(self, staff_api, shipped_version):
         broken = ModelVersionFactory()  # its weights file does not exist
-        error = assert_error(staff_client.post(f"/api/v1/models/{broken.pk}/activate/"), 409, "model_weights_invalid")
+        error = assert_error(staff_api.post(f"/api/v1/models/{broken.pk}/activate/"), 409, "model_weights_invalid")
         assert "not found" in error["message"]
         assert ModelVersion.objects.get(is_active=True) == shipped_version

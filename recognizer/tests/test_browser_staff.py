@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from recognizer.tests.factories import UserFactory
+from recognizer.tests.factories import TrainingRunFactory, UserFactory
 
 # The module-scoped `browser` fixture is test_browser's: imported, it gives this module its own Chromium.
 from recognizer.tests.test_browser import _close, _context_page, _screenshot_on_failure, browser  # noqa: F401
@@ -43,7 +43,7 @@ def test_training_run_progress_updates_live_then_shows_the_verdict(page, live_se
     assert page.get_by_role("link", name="Models").get_attribute("aria-current") == "page"
     assert page.get_by_test_id("retrain-button").is_enabled()
 
-    run = TrainingRun.objects.create(state="running", progress=10, step="epoch 1/3", requested_by=staff)
+    run = TrainingRunFactory(state="running", progress=10, step="epoch 1/3", requested_by=staff)
     page.reload()
     assert page.get_by_test_id("retrain-button").is_disabled()  # one run at a time
 

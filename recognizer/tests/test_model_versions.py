@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from ml.data import sha256_of
-from recognizer.inference import ModelWeightsError
+from recognizer.exceptions import ModelWeightsError
 from recognizer.models import ModelVersion, ModelVersionEvent
 from recognizer.services import model_version_activate, model_version_register
 from recognizer.tests.factories import ModelVersionFactory

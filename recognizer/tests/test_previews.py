@@ -120,7 +120,7 @@ def test_a_damaged_original_is_sent_as_it_is(owner_client, user, media_root, cap
     submission = SubmissionFactory(user=user)
     (media_root / submission.image.name).write_bytes(b"\x89PNG\r\n\x1a\n not really")
 
-    with caplog.at_level(logging.ERROR, logger="recognizer.files"):
+    with caplog.at_level(logging.ERROR, logger="recognizer.image_responses"):
         status, body, _ = get_preview(owner_client, submission)
 
     assert status == 200 and body == b"\x89PNG\r\n\x1a\n not really"

@@ -2,13 +2,9 @@
 
 import pytest
 
+from recognizer.exceptions import NoActiveModelVersionError
 from recognizer.models import Submission
-from recognizer.selectors import (
-    NoActiveModelVersionError,
-    model_version_active,
-    submission_get_for_user,
-    submission_list_for_user,
-)
+from recognizer.selectors import model_version_active, submission_get_for_user, submission_list_for_user
 from recognizer.tests.factories import ModelVersionFactory, SubmissionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

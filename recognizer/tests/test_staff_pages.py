@@ -9,24 +9,13 @@ from django.urls import reverse
 from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
 from recognizer.selectors import submission_corrections_for_training
 from recognizer.staff_views import metric_rows, per_class_table
-from recognizer.tests.factories import ModelVersionFactory, SubmissionFactory, UserFactory
+from recognizer.tests.factories import ModelVersionFactory, SubmissionFactory, TrainingRunFactory
 
 pytestmark = pytest.mark.django_db
 
 MODELS = reverse("recognizer:staff-models")
 RETRAIN = reverse("recognizer:staff-retrain")
 CORRECTIONS = reverse("recognizer:staff-corrections")
-
-
-@pytest.fixture
-def staff(db):
-    return UserFactory(username="staff", is_staff=True)
-
-
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
 
 
 def _messages(response) -> list[str]:
@@ -46,7 +35,7 @@ def _staff_urls(run: TrainingRun, version: ModelVersion) -> list[tuple[str, str]
 
 class TestAccess:
     def test_non_staff_get_403_everywhere_and_nothing_changes(self, client, user):
-        run = TrainingRun.objects.create(plots=["runs/1/curves.png"])
+        run = TrainingRunFactory(plots=["runs/1/curves.png"])
         version = ModelVersionFactory()
         client.force_login(user)
         for method, url in _staff_urls(run, version):
@@ -56,7 +45,7 @@ class TestAccess:
         assert not ModelVersionEvent.objects.exists()
 
     def test_anonymous_are_sent_to_sign_in(self, client):
-        run = TrainingRun.objects.create()
+        run = TrainingRunFactory()
         for method, url in _staff_urls(run, ModelVersionFactory()):
             response = getattr(client, method)(url)
             assert response.status_code == 302, url
@@ -156,7 +145,7 @@ class TestCorrections:
 class TestModelsPage:
     def test_lists_versions_metrics_events_and_runs(self, staff_client, staff, shipped_version):
         child = ModelVersionFactory(name="digitnet-child", parent=shipped_version, created_by=staff)
-        run = TrainingRun.objects.create(
+        run = TrainingRunFactory(
             state=TrainingRun.State.REJECTED, in_flight=None, reason="holdout accuracy fell", requested_by=staff
         )
 
@@ -176,7 +165,7 @@ class TestModelsPage:
         assert "disabled" not in button
 
     def test_retrain_is_disabled_while_a_run_is_in_flight(self, staff_client):
-        run = TrainingRun.objects.create(state=TrainingRun.State.RUNNING, progress=40, step="epoch 2/3")
+        run = TrainingRunFactory(state=TrainingRun.State.RUNNING, progress=40, step="epoch 2/3")
 
         html = staff_client.get(MODELS).content.decode()
 
@@ -190,7 +179,7 @@ class TestModelsPage:
         from django.utils import timezone
 
         long_ago = timezone.now() - timezone.timedelta(seconds=settings.DIGITVISION_TRAINING_STALE_SECONDS + 60)
-        run = TrainingRun.objects.create(state=TrainingRun.State.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
+        run = TrainingRunFactory(state=TrainingRun.State.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
 
         html = staff_client.get(MODELS).content.decode()
 
@@ -222,7 +211,7 @@ class TestRetrain:
         from recognizer.services import training
 
         def broker_down(*, requested_by):
-            run = TrainingRun.objects.create(state=TrainingRun.State.FAILED, in_flight=None, reason="broker down")
+            run = TrainingRunFactory(state=TrainingRun.State.FAILED, in_flight=None, reason="broker down")
             raise training.TrainingQueueUnavailableError(run)
 
         monkeypatch.setattr("recognizer.staff_views.training_run_start", broker_down)
@@ -275,7 +264,7 @@ class TestRollback:
 
 class TestRunPage:
     def test_in_progress_shows_live_elements_and_cancel(self, staff_client):
-        run = TrainingRun.objects.create(state="running", progress=10, step="epoch 1/3", log=["12:00:00 started"])
+        run = TrainingRunFactory(state="running", progress=10, step="epoch 1/3", log=["12:00:00 started"])
 
         response = staff_client.get(reverse("recognizer:staff-training-run", args=[run.pk]))
 
@@ -287,7 +276,7 @@ class TestRunPage:
         assert "12:00:00 started" in html and "10%" in html
 
     def test_cancel(self, staff_client, staff):
-        run = TrainingRun.objects.create(state="running", progress=10)
+        run = TrainingRunFactory(state="running", progress=10)
         url = reverse("recognizer:staff-training-run-cancel", args=[run.pk])
 
         response = staff_client.post(url, follow=True)
@@ -303,7 +292,7 @@ class TestRunPage:
         plot = Path(media_root) / "models/runs/7/curves.png"
         plot.parent.mkdir(parents=True)
         plot.write_bytes(b"\x89PNG\r\n\x1a\n fake")
-        run = TrainingRun.objects.create(
+        run = TrainingRunFactory(
             state=TrainingRun.State.REJECTED,
             in_flight=None,
             reason="holdout accuracy fell",
@@ -338,14 +327,14 @@ class TestRunPage:
 
 class TestPlot:
     def test_index_out_of_range_or_missing_file_is_404(self, staff_client):
-        run = TrainingRun.objects.create(plots=["models/runs/1/missing.png"])
+        run = TrainingRunFactory(plots=["models/runs/1/missing.png"])
         assert staff_client.get(reverse("recognizer:training-run-plot", args=[run.pk, 1])).status_code == 404
         assert staff_client.get(reverse("recognizer:training-run-plot", args=[run.pk, 0])).status_code == 404
 
     def test_paths_outside_media_are_refused(self, staff_client, tmp_path):
         secret = tmp_path / "secret.png"
         secret.write_bytes(b"secret")
-        run = TrainingRun.objects.create(plots=[str(secret), "../../etc/passwd"])
+        run = TrainingRunFactory(plots=[str(secret), "../../etc/passwd"])
         for index in (0, 1):
             assert staff_client.get(reverse("recognizer:training-run-plot", args=[run.pk, index])).status_code == 404
 

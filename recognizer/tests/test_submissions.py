@@ -7,15 +7,9 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from PIL import Image
 
+from recognizer.exceptions import InvalidImageError, NoDigitError, SubmissionError, TooLargeError
 from recognizer.models import Submission
-from recognizer.services import (
-    InvalidImageError,
-    NoDigitError,
-    SubmissionError,
-    TooLargeError,
-    submission_correct,
-    submission_create,
-)
+from recognizer.services import submission_correct, submission_create
 from recognizer.tests.factories import SubmissionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

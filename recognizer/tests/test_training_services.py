@@ -11,21 +11,16 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from ml.retrain import RetrainResult
+from recognizer.exceptions import TrainingInProgressError
 from recognizer.models import ModelVersion, ModelVersionEvent, TrainingRun
 from recognizer.services import training
 from recognizer.services.training import (
-    TrainingInProgressError,
     training_run_cancel,
     training_run_execute,
     training_run_fail_stale,
     training_run_start,
 )
 from recognizer.tests.factories import SubmissionFactory, UserFactory
-
-
-@pytest.fixture
-def staff(db):
-    return UserFactory(username="staff", is_staff=True)
 
 
 class FakeRetrain:
@@ -180,7 +175,7 @@ class TestExecute:
         assert not (Path(settings.MEDIA_ROOT) / run.artifacts_dir).exists()
 
     def test_missing_active_weights_fail_the_run(self, staff, shipped_version, fake_ml, monkeypatch):
-        from recognizer.inference import ModelWeightsError
+        from recognizer.exceptions import ModelWeightsError
 
         def refuse(version):
             raise ModelWeightsError(f"weights of model version {version.name} not found")
@@ -338,7 +333,7 @@ def test_an_unreachable_broker_fails_the_request_and_the_run(shipped_version, mo
     from kombu import Connection
 
     from digitvision_site.celery import app
-    from recognizer.services.training import TrainingQueueUnavailableError
+    from recognizer.exceptions import TrainingQueueUnavailableError
 
     # Celery's URL settings are fixed at start-up; the connection it opens is replaced by one to a dead port.
     monkeypatch.setattr(app, "connection_for_write", lambda *args, **kwargs: Connection("redis://127.0.0.1:9/0"))

@@ -117,11 +117,6 @@ def start_worker(tmp_path, settings):
 
 
 @pytest.fixture
-def staff(db):
-    return UserFactory(username="staff", is_staff=True)
-
-
-@pytest.fixture
 def corrections(shipped_version):
     """40 corrected submissions whose inputs are MNIST *training* digits (the test set stays the judge)."""
     from ml.data import load_mnist

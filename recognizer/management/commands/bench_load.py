@@ -111,7 +111,7 @@ class Command(BaseCommand):
             raise CommandError("errors, or stored submissions differ from the 201 answers")
 
     def _bare_predictor_ms(self, image: bytes) -> float:
-        from recognizer.inference import get_predictor
+        from recognizer.serving import get_predictor
 
         predictor, _ = get_predictor()
         for _ in range(30):

@@ -7,7 +7,7 @@ import re
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from recognizer.services import InvalidImageError, TooLargeError
+from recognizer.exceptions import InvalidImageError, TooLargeError
 
 # "data:image/png;base64,...." as canvas.toDataURL() makes it; the media type is not trusted, only skipped.
 _DATA_URL = re.compile(r"^data:[\w.+/-]*(;[\w.+-]+=[\w.+-]+)*;base64,", re.IGNORECASE)

@@ -10,14 +10,11 @@ from django.conf import settings
 
 from ml.data import sha256_of
 from ml.predictor import Predictor
+from recognizer.exceptions import ModelWeightsError
 from recognizer.models import ModelVersion
 from recognizer.selectors import model_version_active
 
 logger = logging.getLogger(__name__)
-
-
-class ModelWeightsError(RuntimeError):
-    """The active version's weights file is missing or is not the file that was registered."""
 
 
 _lock = threading.Lock()
