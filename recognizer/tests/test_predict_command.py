@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -90,3 +91,31 @@ def test_human_readable_output(digit_png, blank_png, text_file, untrained_checkp
 def test_missing_checkpoint_is_a_clear_command_error(digit_png, tmp_path):
     with pytest.raises(CommandError, match="checkpoint"):
         call_command("predict", str(digit_png), "--checkpoint", str(tmp_path / "nope.pt"), stdout=io.StringIO())
+
+
+def _predict_json(*files: Path) -> list[dict]:
+    stdout = io.StringIO()
+    call_command("predict", "--json", *[str(f) for f in files], stdout=stdout)
+    return [json.loads(line) for line in stdout.getvalue().splitlines()]
+
+
+@pytest.mark.django_db
+def test_without_checkpoint_it_reads_with_the_active_version_as_the_site_does(digit_png, untrained_checkpoint):
+    """After a promotion the command line and the site agree: both serve the newly active version."""
+    from recognizer.services import model_version_activate, model_version_register
+    from recognizer.tests.factories import UserFactory
+
+    shipped = model_version_register(path=settings.DIGITVISION_CHECKPOINT, activate=True)
+    assert _predict_json(digit_png)[0]["model_version"] == shipped.name
+
+    promoted = model_version_register(path=untrained_checkpoint, name="promoted-candidate")
+    model_version_activate(version=promoted, by=UserFactory(is_staff=True), reason="test promotion")
+    [record] = _predict_json(digit_png)
+    assert record["model_version"] == "promoted-candidate"
+    assert set(record) == PREDICTION_KEYS
+
+
+@pytest.mark.django_db
+def test_no_active_version_is_a_clear_command_error(digit_png):
+    with pytest.raises(CommandError, match="bootstrap"):
+        call_command("predict", str(digit_png), stdout=io.StringIO())

@@ -12,7 +12,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """manage.py with the real settings module (not the tests'), no local .env, and only the given settings."""
     environ = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS")}
+    environ |= {"DJANGO_SETTINGS_MODULE": "digitvision_site.settings", "ENV_FILE": "/nonexistent/.env"}
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=REPO, env={**environ, **env}, capture_output=True, text=True
     )
@@ -22,6 +24,20 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = _manage("check", DEBUG="False")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    """With nothing set (no .env, no DEBUG), the settings are production's: a secret key is required."""
+    assert "SECRET_KEY must be set" in _manage("check").stderr
+    assert _manage("check", DEBUG="1").returncode == 0
+
+
+def test_a_local_env_file_turns_debug_on(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text((REPO / ".env.example").read_text())
+    result = _manage("shell", "-c", "from django.conf import settings; print(settings.DEBUG)", ENV_FILE=str(env_file))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "True"
 
 
 def test_production_settings_pass_the_deployment_checklist():

@@ -1,12 +1,36 @@
-"""Recognise the digit in image files; one JSON object per line with --json (a stable contract)."""
+"""Recognise the digit in image files with the active model version; one JSON object per line with --json."""
 
 import json
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from ml.predictor import ImageDecodeError, Predictor
+from recognizer import serving
+from recognizer.exceptions import DigitVisionError
+
+
+def _active_predictor() -> Predictor:
+    """The predictor of the active model version, verified and loaded exactly as the site's."""
+    try:
+        return serving.get_predictor()[0]
+    except DigitVisionError as exc:
+        raise CommandError(f"{exc} (or pass --checkpoint)") from exc
+    except DatabaseError as exc:
+        raise CommandError(
+            f"cannot ask the database which model version is active ({exc}): run `python manage.py migrate` "
+            "and `python manage.py bootstrap` (`make run` does both), or pass --checkpoint"
+        ) from exc
+
+
+def _checkpoint_predictor(path: Path) -> Predictor:
+    if not path.is_file():
+        raise CommandError(f"model checkpoint {path} not found")
+    try:
+        return Predictor.from_checkpoint(path)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot load the model checkpoint {path}: {exc}") from exc
 
 
 def _rounded(value: float | None) -> float | None:
@@ -24,22 +48,15 @@ class Command(BaseCommand):
         parser.add_argument("files", nargs="+", metavar="FILE", help="image files (PNG, JPEG, ...)")
         parser.add_argument("--json", action="store_true", help="print one JSON object per line")
         parser.add_argument(
-            "--checkpoint", type=Path, default=None, help="model checkpoint (default: settings.DIGITVISION_CHECKPOINT)"
+            "--checkpoint",
+            type=Path,
+            default=None,
+            help="read with this model checkpoint instead of the active model version (the one the site serves)",
         )
 
     def handle(self, *args, files: list[str], checkpoint: Path | None, **options) -> None:
         render = self._as_json if options["json"] else self._as_text
-        path = checkpoint or Path(settings.DIGITVISION_CHECKPOINT)
-        if not path.is_file():
-            raise CommandError(
-                f"model checkpoint {path} not found: pass --checkpoint, set DIGITVISION_CHECKPOINT "
-                "or train one with `python manage.py train`"
-            )
-        try:
-            predictor = Predictor.from_checkpoint(path)
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"cannot load the model checkpoint {path}: {exc}") from exc
-
+        predictor = _checkpoint_predictor(checkpoint) if checkpoint else _active_predictor()
         failed = 0
         for name in files:
             result = self._predict_file(predictor, name)
