@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench.robustness import build_suite
 from ml.calibrate import calibrated_probabilities, expected_calibration_error, fit_temperature
 from ml.checkpoint import SHIPPED_CHECKPOINT, load_checkpoint
 from ml.data import load_mnist
@@ -47,9 +48,10 @@ def pipeline_accuracy(predictor: Predictor, files: list[bytes], labels: np.ndarr
     return correct / len(labels), sum(p.no_digit for p in predictions)
 
 
-def robustness(predictor: Predictor, per_condition: int, seed: int, test_images, test_labels) -> dict:
-    from ml.robustness import build_suite
-
+def robustness(
+    predictor: Predictor, per_condition: int, seed: int, test_images: np.ndarray, test_labels: np.ndarray
+) -> dict:
+    """Full-path and naive accuracy per condition of the robustness suite built from the MNIST test digits."""
     suite = build_suite(test_images, test_labels, per_condition=per_condition, seed=seed)
     by_condition: dict[str, list] = defaultdict(list)
     for sample in suite:
@@ -114,7 +116,7 @@ def throughput(predictor: Predictor, inputs: np.ndarray, batch: int = 256, round
     return {"batch": batch, "images_per_second": batch * rounds / (time.perf_counter() - started)}
 
 
-def run(args) -> dict:
+def run(args: argparse.Namespace) -> dict:
     splits = load_mnist()
     predictor = Predictor.from_checkpoint(args.checkpoint, threads=1)
     ckpt = load_checkpoint(args.checkpoint)
@@ -147,8 +149,6 @@ def run(args) -> dict:
             predictor, args.per_condition, args.seed, splits.test_images, splits.test_labels
         )
         _print_robustness(report["robustness"])
-
-    from ml.robustness import build_suite
 
     canvas = [
         s.data
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=500, help="single-image timings per input kind")
     parser.add_argument("--pipeline-count", type=int, default=0, help="MNIST test digits through the pipeline (0=all)")
     parser.add_argument("--skip-robustness", action="store_true")
-    parser.add_argument("--json", type=Path, help="also write the full report here")
+    parser.add_argument("--json", type=Path, help="also write the full report here (bench/results/accuracy.json)")
     args = parser.parse_args(argv)
     if args.export_test_pngs:
         print(f"wrote {export_test_pngs(args.export_test_pngs)} PNG files to {args.export_test_pngs}")

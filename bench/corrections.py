@@ -1,28 +1,28 @@
-"""Data the benchmarks write into their throwaway databases."""
+"""Corrected submissions the Django benchmarks store in their throwaway databases (needs Django set up)."""
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 
+from bench import retrain
+from ml.data import load_mnist
+from ml.predictor import Predictor
+from ml.preprocess import model_input_png
 from recognizer.models import Submission
 from recognizer.selectors import model_version_active
-from recognizer.services.submissions import _png_of_input
+from recognizer.serving import model_version_verified_path
 
 
-def store_style_corrections(count: int):
+def store_style_corrections(count: int) -> tuple[AbstractBaseUser, int]:
     """Store ``count`` corrected submissions in the style of `make bench-retrain` (digits the active model gets
     wrong). Returns the staff account that owns them and how many style digits were rendered to find them."""
-    from ml import bench_retrain
-    from ml.data import load_mnist
-    from ml.predictor import Predictor
-    from recognizer.serving import model_version_verified_path
-
     version = model_version_active()
     splits = load_mnist()
     predictor = Predictor.from_checkpoint(model_version_verified_path(version), threads=1)
-    rng = np.random.default_rng(bench_retrain.STYLE_SEED)
+    rng = np.random.default_rng(retrain.STYLE_SEED)
     order = rng.permutation(len(splits.train_images))
-    images, labels, _, tried, _ = bench_retrain.make_corrections(splits, predictor, order, count, rng)
+    images, labels, _, tried, _ = retrain.make_corrections(splits, predictor, order, count, rng)
     staff, _ = get_user_model().objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
     for image, label in zip(images, labels, strict=True):
         submission = Submission(
@@ -35,7 +35,7 @@ def store_style_corrections(count: int):
             corrected_digit=int(label),
             corrected_by=staff,
         )
-        png = _png_of_input(image)
+        png = model_input_png(image)
         submission.image.save("original.png", ContentFile(png), save=False)
         submission.input_image.save("input.png", ContentFile(png), save=False)
         submission.save()

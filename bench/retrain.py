@@ -11,15 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from ml import robustness
-from ml.checkpoint import REPO_ROOT, SHIPPED_CHECKPOINT
+from bench import RESULTS_DIR, robustness
+from ml.checkpoint import SHIPPED_CHECKPOINT
 from ml.data import load_mnist
 from ml.predictor import Predictor
 from ml.preprocess import preprocess
 
-DEFAULT_OUT = REPO_ROOT / "ml" / "artifacts" / "bench_retrain.json"
+DEFAULT_OUT = RESULTS_DIR / "retrain.json"
 STYLE = "narrow_thin_pen"
 STYLE_SEED = 2_024  # which training digits are drawn, and how: fixed so the figures are reproducible
 NARROW = (0.36, 0.44)  # width kept of the pen drawing: tall, condensed handwriting
@@ -27,14 +26,7 @@ NARROW = (0.36, 0.44)  # width kept of the pen drawing: tall, condensed handwrit
 
 def render_narrow_thin_pen(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     """robustness's thin_pen, squeezed to ~40% of its width: one person's tall, narrow handwriting as a PNG."""
-    height = robustness._randint(rng, 200, 320)
-    mask = robustness._stroke_mask(digit, height, robustness._uniform(rng, 1.0, 2.2))
-    width = max(2, round(mask.shape[1] * robustness._uniform(rng, *NARROW)))
-    mask = np.clip(robustness._resize_float(mask, width, mask.shape[0], Image.Resampling.BILINEAR), 0.0, 1.0)
-    canvas = robustness._on_canvas(mask, rng, (0.45, 0.8), (0.8, 1.3))
-    ink = robustness._pick(rng, ((25, 25, 30), (30, 45, 120), (60, 60, 60)))
-    paper = (robustness._randint(rng, 235, 255),) * 3
-    return robustness._encode(robustness._to_image(robustness._compose(canvas, paper, ink)), "PNG")
+    return robustness.thin_pen(digit, rng, heights=(200, 320), squeeze=NARROW)
 
 
 def style_inputs(images: np.ndarray, indices: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -68,11 +60,12 @@ def make_corrections(splits, predictor: Predictor, order: np.ndarray, wanted: in
 
 
 def accuracy(predictor: Predictor, inputs: np.ndarray, labels: np.ndarray) -> tuple[int, float]:
+    """How many of ``inputs`` the predictor reads as ``labels``, and what fraction that is."""
     correct = int((predictor.probabilities(inputs).argmax(axis=1) == labels).sum())
     return correct, correct / len(labels)
 
 
-def run(args) -> dict:
+def run(args: argparse.Namespace) -> dict:
     from ml.retrain import CorrectionSet, retrain
 
     started = time.perf_counter()
@@ -123,7 +116,7 @@ def run(args) -> dict:
     gaps = np.diff([0.0] + [c[0] for c in calls])
     figures = result.to_dict()
     return {
-        "command": "python -m ml.bench_retrain " + " ".join(sys.argv[1:]),
+        "command": "python -m bench.retrain " + " ".join(sys.argv[1:]),
         "checkpoint": str(args.checkpoint),
         "style": STYLE,
         "style_description": "robustness thin_pen (1-2.2 px pen, 200-320 px tall) squeezed to 36-44% of its width",

@@ -457,9 +457,22 @@ def _thick_marker(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     return _encode(_to_image(img), "JPEG", quality=_randint(rng, 80, 95))
 
 
-def _thin_pen(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    height = _randint(rng, 200, 400)
+def thin_pen(
+    digit: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    heights: tuple[int, int] = (200, 400),
+    squeeze: tuple[float, float] | None = None,
+) -> bytes:
+    """The digit redrawn with a 1-2.2 px pen, `heights` px tall, dark on light paper, as a PNG.
+
+    `squeeze` keeps that fraction of the drawing's width (drawn from the range): tall, condensed handwriting.
+    """
+    height = _randint(rng, *heights)
     mask = _stroke_mask(digit, height, _uniform(rng, 1.0, 2.2))
+    if squeeze is not None:
+        width = max(2, round(mask.shape[1] * _uniform(rng, *squeeze)))
+        mask = np.clip(_resize_float(mask, width, mask.shape[0], Image.Resampling.BILINEAR), 0.0, 1.0)
     canvas = _on_canvas(mask, rng, (0.45, 0.8), (0.8, 1.3))
     ink = _pick(rng, ((25, 25, 30), (30, 45, 120), (60, 60, 60)))
     return _encode(_to_image(_compose(canvas, (_randint(rng, 235, 255),) * 3, ink)), "PNG")
@@ -543,7 +556,7 @@ RENDERERS: dict[str, Callable[[np.ndarray, np.random.Generator], bytes]] = {
     "tiny_in_big_canvas": _tiny_in_big_canvas,
     "touching_border": _touching_border,
     "thick_marker": _thick_marker,
-    "thin_pen": _thin_pen,
+    "thin_pen": thin_pen,
     "lowres_blurry_scan": _lowres_blurry_scan,
     "exif_rotated": _exif_rotated,
     "palette_mode": _palette_mode,

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import requests
-from django.conf import settings
-from django.core.management.base import CommandError
 
+from bench import BenchmarkFailed
+
+REPO_ROOT = Path(__file__).resolve().parents[1]  # where gunicorn and celery find digitvision_site
 PORT = 8765
 BASE_URL = f"http://127.0.0.1:{PORT}"
 
@@ -38,14 +39,14 @@ def _wait_healthy(server: subprocess.Popen, base_url: str, timeout: float) -> No
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise CommandError(f"gunicorn exited with code {server.returncode} while starting")
+            raise BenchmarkFailed(f"gunicorn exited with code {server.returncode} while starting")
         try:
             if requests.get(f"{base_url}/health/", timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass  # not listening yet, or a worker still booting
         time.sleep(0.3)
-    raise CommandError(f"gunicorn did not answer {base_url}/health/ within {timeout:.0f} s")
+    raise BenchmarkFailed(f"gunicorn did not answer {base_url}/health/ within {timeout:.0f} s")
 
 
 def _stop(process: subprocess.Popen, grace: float) -> None:
@@ -70,7 +71,7 @@ def gunicorn(
         "--log-level", "warning",
         "--worker-tmp-dir", "/dev/shm" if Path("/dev/shm").is_dir() else "/tmp",  # heartbeat file off the disk
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env or production_env())
+    server = subprocess.Popen(command, cwd=REPO_ROOT, env=env or production_env())
     try:
         _wait_healthy(server, f"http://127.0.0.1:{port}", timeout)
         yield server
@@ -104,12 +105,12 @@ def celery_worker(
         "-Q", queue, "-n", f"{queue}@%h", "--without-mingle", "--without-gossip", "--loglevel=INFO",
     ]  # fmt: skip
     with log_path.open("w") as log:
-        worker = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout
         while " ready." not in log_path.read_text():
             if worker.poll() is not None or time.monotonic() > deadline:
-                raise CommandError(f"the Celery worker did not start:\n{log_path.read_text()[-2000:]}")
+                raise BenchmarkFailed(f"the Celery worker did not start:\n{log_path.read_text()[-2000:]}")
             time.sleep(0.2)
         yield worker
     finally:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from ml import robustness
-from ml.robustness import CONDITIONS, build_suite, render, sklearn_digits, typed_digits
+from bench import robustness
+from bench.robustness import CONDITIONS, build_suite, render, sklearn_digits, thin_pen, typed_digits
 
 PER_CONDITION = 2
 
@@ -198,3 +198,18 @@ def test_contact_sheet_writes_a_png(suite, tmp_path):
     robustness.contact_sheet(shown, path, per_row=6)
     sheet = Image.open(path)
     assert sheet.format == "PNG" and sheet.width == 6 * 100
+
+
+def _ink_size(ink: np.ndarray) -> tuple[int, int]:
+    """(width, height) of the ink's box."""
+    ys, xs = np.nonzero(ink)
+    return int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1
+
+
+def test_thin_pen_squeezed_is_narrower_and_the_same_height():
+    plain = thin_pen(FAKE_IMAGES[1], np.random.default_rng(7), heights=(200, 200))
+    narrow = thin_pen(FAKE_IMAGES[1], np.random.default_rng(7), heights=(200, 200), squeeze=(0.4, 0.4))
+    width, height = _ink_size(_ink(_open(plain)))
+    narrow_width, narrow_height = _ink_size(_ink(_open(narrow)))
+    assert abs(narrow_height - height) <= 3
+    assert 0.3 * width <= narrow_width <= 0.5 * width

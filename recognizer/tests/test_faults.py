@@ -23,7 +23,7 @@ from django.db import OperationalError, connection
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from recognizer.management import benchserver
+from bench import servers as benchserver
 from recognizer.models import Submission, TrainingRun
 from recognizer.tests.factories import UserFactory
 from recognizer.tests.test_training_worker import database_url

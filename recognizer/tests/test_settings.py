@@ -59,7 +59,7 @@ def test_production_settings_pass_the_deployment_checklist():
 def test_production_responses_carry_the_security_headers(tmp_path):
     """gunicorn with the production settings (static files collected as a deployment does), behind a proxy
     that terminates HTTPS and says so with X-Forwarded-Proto."""
-    from recognizer.management import benchserver
+    from bench import servers as benchserver
     from recognizer.tests.test_faults import free_port
     from recognizer.tests.test_training_worker import database_url
 
