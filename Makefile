@@ -44,12 +44,14 @@ fetch-mnist: mnist
 train: install
 	$(PY) -m ml.train
 
+# Accuracy (tensors, full pipeline, robustness suite), calibration, latency, throughput of the shipped model.
 bench: install
-	$(PY) -m ml.bench
+	$(PY) -m bench.accuracy
 
-# Retraining from 200 simulated corrections in one handwriting style; candidates go to a temp dir.
+# Retraining from 200 simulated corrections in one handwriting style; candidates go to a temp dir, the figures
+# to bench/results/retrain.json.
 bench-retrain: install
-	$(PY) -m ml.bench_retrain
+	$(PY) -m bench.retrain
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -58,9 +60,9 @@ lint: install
 BENCH_PNGS := /tmp/digitvision-mnist-test-pngs
 bench-cli: install
 	rm -rf $(BENCH_PNGS)
-	$(PY) -m ml.bench --export-test-pngs $(BENCH_PNGS)
+	$(PY) -m bench.accuracy --export-test-pngs $(BENCH_PNGS)
 	$(PY) manage.py predict --json $(BENCH_PNGS)/*.png > $(BENCH_PNGS)/predictions.jsonl
-	$(PY) -m ml.bench --score-predictions $(BENCH_PNGS)/predictions.jsonl
+	$(PY) -m bench.accuracy --score-predictions $(BENCH_PNGS)/predictions.jsonl
 
 # One whole TrainingRun (database, files, services) on 200 simulated corrections, in a throwaway database.
 BENCH_RUN_DIR := /tmp/digitvision-bench-training-run
@@ -68,7 +70,7 @@ bench-training-run: install
 	rm -rf $(BENCH_RUN_DIR) && mkdir -p $(BENCH_RUN_DIR)
 	DATABASE_URL=sqlite:///$(BENCH_RUN_DIR)/db.sqlite3 MEDIA_ROOT=$(BENCH_RUN_DIR)/media sh -c '\
 		$(PY) manage.py migrate -v0 && $(PY) manage.py bootstrap && \
-		$(PY) manage.py bench_training_run --corrections 200'
+		$(PY) -m bench.training_run --corrections 200'
 
 # Load: gunicorn on PostgreSQL (a throwaway database), 8 then 16 API clients for 60 s each, loopback only;
 # each client is an account of its own, and the per-person API rate is lifted: a client sends far faster than a person.
@@ -79,7 +81,7 @@ bench-load: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_LOAD_DB) MEDIA_ROOT=/tmp/digitvision-bench-load \
 		API_THROTTLE_USER=1000000/minute sh -c '\
 		$(PY) manage.py migrate -v0 && $(PY) manage.py bootstrap && \
-		$(PY) manage.py bench_load --clients 1 8 16 --seconds 60 --out ml/artifacts/bench_load.json'
+		$(PY) -m bench.load --clients 1 8 16 --seconds 60 --out bench/results/load.json'
 
 # Memory: RSS of one gunicorn worker over 6,000 predictions and of a Celery worker over 3 retrainings (Redis
 # broker, throwaway PostgreSQL database); fails if either keeps growing over the second half.
@@ -90,4 +92,4 @@ bench-memory: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_MEMORY_DB) MEDIA_ROOT=/tmp/digitvision-bench-memory \
 		CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0} sh -c '\
 		$(PY) manage.py migrate -v0 && $(PY) manage.py bootstrap && \
-		$(PY) manage.py bench_memory --predictions 6000 --training-runs 3 --out ml/artifacts/bench_memory.json'
+		$(PY) -m bench.memory --predictions 6000 --training-runs 3 --out bench/results/memory.json'
