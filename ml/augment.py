@@ -1,4 +1,4 @@
-"""Train-time augmentation on whole batches; the eval transform (``to_model_input``) stays deterministic."""
+"""Train-time augmentation on whole batches, kept apart from the deterministic eval transform (ml.tensors)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,6 @@ import torch.nn.functional as F
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
-
-
-def to_model_input(images: torch.Tensor, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> torch.Tensor:
-    """The deterministic eval transform: (B, 28, 28) uint8 or [0, 1] float -> (B, 1, 28, 28) normalised."""
-    x = images.float()
-    if images.dtype == torch.uint8:
-        x = x / 255.0
-    if x.dim() == 3:
-        x = x.unsqueeze(1)
-    return (x - mean) / std
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ml.augment import MNIST_MEAN, MNIST_STD, AugmentConfig, augment_batch
+from ml.augment import AugmentConfig, augment_batch
 from ml.checkpoint import SHIPPED_CHECKPOINT, Checkpoint, checkpoint_from_model, save_checkpoint
+from ml.evaluate import finalize_checkpoint
 from ml.model import DigitNet, ModelConfig, count_parameters
+from ml.tensors import MNIST_NORMALISATION, as_float_images, normalise, predict_logits
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], human-readable step)
 
@@ -52,24 +54,6 @@ class EpochRecord:
     seconds: float
 
 
-def as_float_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 28, 28) or float [0, 1] -> float32 (N, 1, 28, 28) in [0, 1]."""
-    x = torch.from_numpy(np.array(images, copy=True))
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    return x.view(-1, 1, 28, 28)
-
-
-def normalise(x: torch.Tensor, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> torch.Tensor:
-    return (x - mean) / std
-
-
-@torch.inference_mode()
-def predict_logits(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Logits for (N, 1, 28, 28) [0, 1] images with the deterministic eval transform."""
-    model.eval()
-    return torch.cat([model(normalise(images[i : i + batch_size])) for i in range(0, len(images), batch_size)])
-
-
 def _loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
     return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
 
@@ -83,6 +67,7 @@ def fit(
     cfg: TrainConfig,
     progress: Progress | None = None,
     show_bar: bool = True,
+    normalisation: dict[str, float] = MNIST_NORMALISATION,
 ) -> tuple[DigitNet, list[EpochRecord]]:
     """Train with augmentation, AdamW and OneCycle; return the epoch best on validation and the history."""
     torch.manual_seed(cfg.seed)
@@ -104,7 +89,7 @@ def fit(
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not show_bar, leave=False)
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            x = normalise(augment_batch(train_x[idx], cfg.augment, gen))
+            x = normalise(augment_batch(train_x[idx], cfg.augment, gen), normalisation)
             y = train_y[idx]
             logits = model(x)
             loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
@@ -120,7 +105,7 @@ def fit(
                 if progress:
                     done = ((epoch - 1) * steps_per_epoch + step) / total_steps
                     progress(done, f"epoch {epoch}/{cfg.epochs}: loss {loss_sum / seen:.4f}")
-        val_loss, val_acc = _loss_and_accuracy(predict_logits(model, val_x), val_y)
+        val_loss, val_acc = _loss_and_accuracy(predict_logits(model, val_x, normalisation), val_y)
         record = EpochRecord(
             epoch=epoch,
             lr=schedule.get_last_lr()[0],
@@ -163,30 +148,22 @@ def train_from_scratch(
 
 def fine_tune(
     base: Checkpoint,
-    extra_images: np.ndarray,
-    extra_labels: np.ndarray,
-    replay_images: np.ndarray,
-    replay_labels: np.ndarray,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
     val_images: np.ndarray,
     val_labels: np.ndarray,
     *,
-    replay_factor: int = 5,
     epochs: int = 3,
     lr: float = 1e-3,
     seed: int = 0,
     threads: int = 1,
     progress: Progress | None = None,
 ) -> tuple[DigitNet, list[EpochRecord]]:
-    """Fine-tune ``base`` on extra samples (28x28 preprocessed, [0, 1]) mixed with MNIST replay.
+    """Fine-tune ``base`` on (N, 28, 28) images (uint8 or [0, 1]), selecting the epoch on ``val_images``.
 
-    Replay (``replay_factor`` MNIST samples per extra sample) keeps the model from forgetting MNIST while it
-    learns the new style; selection happens on ``val_images`` as in training from scratch.
+    The caller mixes in whatever replay it wants (ml.retrain does); the base's own normalisation is kept.
     """
-    rng = np.random.default_rng(seed)
-    n_replay = min(len(replay_images), max(replay_factor * len(extra_images), 256))
-    pick = rng.choice(len(replay_images), size=n_replay, replace=False)
-    train_x = torch.cat([as_float_images(extra_images), as_float_images(replay_images[pick])])
-    train_y = torch.cat([torch.as_tensor(extra_labels, dtype=torch.int64), torch.as_tensor(replay_labels[pick])])
+    train_x = as_float_images(train_images)
     cfg = TrainConfig(
         epochs=epochs,
         batch_size=min(128, max(16, len(train_x) // 8)),
@@ -195,8 +172,17 @@ def fine_tune(
         threads=threads,
         model=base.model_config,
     )
-    model = base.build_model()
-    return fit(model, train_x, train_y, as_float_images(val_images), torch.as_tensor(val_labels), cfg, progress, False)
+    return fit(
+        base.build_model(),
+        train_x,
+        torch.as_tensor(np.asarray(train_labels), dtype=torch.int64),
+        as_float_images(val_images),
+        torch.as_tensor(val_labels),
+        cfg,
+        progress,
+        show_bar=False,
+        normalisation=dict(base.normalisation),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     model, history = train_from_scratch(splits, cfg)
     ckpt = checkpoint_from_model(
         model,
-        normalisation={"mean": MNIST_MEAN, "std": MNIST_STD},
+        normalisation=dict(MNIST_NORMALISATION),
         data_checksums=splits.checksums,
         info={
             "command": "python -m ml.train " + shlex.join(sys.argv[1:] if argv is None else argv),
@@ -244,8 +230,6 @@ def main(argv: list[str] | None = None) -> int:
     save_checkpoint(ckpt, args.out)
     print(f"saved {args.out}")
     if not args.no_report:
-        from ml.evaluate import finalize_checkpoint
-
         finalize_checkpoint(args.out, splits)
     return 0
 

@@ -13,7 +13,9 @@ from ml.calibrate import (
     negative_log_likelihood,
     reliability_bins,
 )
-from ml.evaluate import calibration_report, classification_report, confusion_matrix, model_logits, save_plots
+from ml.evaluate import calibration_report, save_plots
+from ml.report import CalibratedEvaluation, Evaluation, calibrated_evaluation, evaluation
+from ml.tensors import checkpoint_logits
 from ml.tests.conftest import make_checkpoint
 from ml.tests.drawing import toy_dataset
 
@@ -79,53 +81,49 @@ def test_calibrated_probabilities_sum_to_one_and_keep_the_argmax():
         assert (probs.argmax(1) == logits.argmax(1)).all()
 
 
-def test_confusion_matrix_and_classification_report():
+def test_evaluation_confusion_matrix_precision_and_recall():
     labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 9])
     predicted = np.array([0, 0, 1, 1, 1, 2, 2, 0, 9, 9])
     probs = np.eye(10)[predicted] * 0.9 + 0.01
-    matrix = confusion_matrix(predicted, labels)
+    report = evaluation(probs, labels, keys=[f"k{i}" for i in range(10)])
+    matrix = np.array(report.confusion_matrix)
     assert matrix.shape == (10, 10) and matrix.sum() == len(labels)
     assert matrix[0, 0] == 2 and matrix[0, 1] == 1 and matrix[2, 0] == 1 and matrix[2, 9] == 1
-    report = classification_report(probs, labels)
-    assert report["count"] == 10 and report["errors"] == 3
-    assert report["accuracy"] == pytest.approx(0.7)
-    assert np.array(report["confusion_matrix"]).sum() == 10
-    assert np.array_equal(np.array(report["confusion_matrix"]).sum(axis=1), np.bincount(labels, minlength=10))
-    precision, recall = report["precision"], report["recall"]
+    assert report.count == 10 and report.errors == 3 and report.wrong_keys == ["k2", "k7", "k8"]
+    assert report.accuracy == pytest.approx(0.7)
+    assert np.array_equal(matrix.sum(axis=1), np.bincount(labels, minlength=10))
+    assert Evaluation.from_dict(report.to_dict()) == report
+    precision, recall = report.precision, report.recall
     assert precision[0] == pytest.approx(2 / 3, abs=1e-4)  # predicted 0 three times, right twice
     assert recall[0] == pytest.approx(2 / 3, abs=1e-4)
     assert precision[1] == pytest.approx(2 / 3, abs=1e-4) and recall[1] == pytest.approx(1.0)
     assert precision[2] == pytest.approx(1.0) and recall[2] == pytest.approx(0.5)
     assert precision[9] == pytest.approx(0.5) and recall[9] == pytest.approx(1.0)
     assert precision[5] == 0.0 and recall[5] == 0.0  # absent class: no division by zero
-    assert 0.0 <= report["ece"] <= 1.0
+    assert 0.0 <= report.ece <= 1.0
+    empty = evaluation(np.zeros((0, 10)), np.zeros(0, dtype=np.int64))
+    assert empty.count == 0 and empty.accuracy is None and empty.recall == [0.0] * 10
 
 
 def test_calibration_report_on_a_tiny_model():
     ckpt = make_checkpoint()
     images, labels = toy_dataset(60, seed=3)
-    logits = model_logits(ckpt, images)
+    logits = checkpoint_logits(ckpt, images)
     assert logits.shape == (60, 10) and np.isfinite(logits).all()
-    temperature, report, probs = calibration_report(ckpt, images[:30], labels[:30], images[30:], labels[30:])
-    assert 0.05 <= temperature <= 20.0
-    assert probs.shape == (30, 10) and np.allclose(probs.sum(axis=1), 1.0)
-    assert report["test"]["count"] == 30
-    assert len(report["reliability_before"]) == report["ece_bins"]
+    report = calibration_report(ckpt, images[:30], labels[:30], images[30:], labels[30:])
+    assert 0.05 <= report.temperature <= 20.0
+    assert report.test.count == 30
+    assert len(report.reliability_before) == report.ece_bins
+    document = report.to_dict()
+    assert document["schema"] == 1 and CalibratedEvaluation.from_dict(document) == report
 
 
-def _plot_report() -> dict:
+def _plot_report() -> CalibratedEvaluation:
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 10, 200)
     logits = rng.normal(size=(200, 10))
     logits[np.arange(200), labels] += 3
-    before, after = calibrated_probabilities(logits, 1.0), calibrated_probabilities(logits, 1.5)
-    return {
-        "test": classification_report(after, labels),
-        "test_ece_before_scaling": expected_calibration_error(before, labels),
-        "test_ece_after_scaling": expected_calibration_error(after, labels),
-        "reliability_before": reliability_bins(before, labels),
-        "reliability_after": reliability_bins(after, labels),
-    }
+    return calibrated_evaluation(logits[:100], labels[:100], logits[100:], labels[100:])
 
 
 def test_save_plots_writes_three_pngs(tmp_path):

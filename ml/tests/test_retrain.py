@@ -12,21 +12,24 @@ import pytest
 
 from ml.checkpoint import load_checkpoint, save_checkpoint
 from ml.data import MNIST_SHA256, MnistSplits, sha256_of
+from ml.report import ModelMetrics, RetrainVerdict
 from ml.retrain import (
     HOLDOUT_FRACTION,
-    MAX_TEST_DROP_PTS,
     PROMOTE,
     REJECT,
-    TINY_HOLDOUT_SAMPLES,
     BaseCheckpointError,
     CorrectionSet,
+    EmptyHoldoutError,
+    GateConfig,
     InvalidCorrectionsError,
     NoCorrectionsError,
+    RetrainConfig,
     RetrainError,
     RetrainTimeout,
     gate,
     retrain,
     split_key_is_holdout,
+    split_problem,
 )
 from ml.tests.conftest import make_checkpoint
 from ml.tests.drawing import toy_dataset
@@ -105,7 +108,7 @@ def test_gate_test_accuracy_boundary_is_inclusive():
     at_limit = gate(candidate_test_correct=9956, active_test_correct=9966, test_total=10_000, **holdout)
     assert at_limit[0] == PROMOTE  # exactly 0.10 pts
     over = gate(candidate_test_correct=9955, active_test_correct=9966, test_total=10_000, **holdout)
-    assert over[0] == REJECT and f"more than {MAX_TEST_DROP_PTS:.2f} pts" in over[1] and "-0.11 pts" in over[1]
+    assert over[0] == REJECT and "more than 0.10 pts" in over[1] and "-0.11 pts" in over[1]
 
 
 def test_gate_rejects_when_holdout_falls():
@@ -133,7 +136,7 @@ def test_gate_rejects_an_empty_holdout():
 
 
 def test_gate_tiny_holdout_needs_per_sample_non_regression():
-    n = TINY_HOLDOUT_SAMPLES - 1
+    n = GateConfig().tiny_holdout_samples - 1
     active = _mask(5, n)
     candidate = _mask(8, n)
     candidate[0] = False  # more right in total, but one the active model got right is lost
@@ -141,8 +144,8 @@ def test_gate_tiny_holdout_needs_per_sample_non_regression():
     verdict, reason = gate(candidate_holdout_correct=candidate, active_holdout_correct=active, **common)
     assert verdict == REJECT and "1 held-out correction(s) wrong" in reason and f"5/{n} -> 7/{n}" in reason
     assert gate(candidate_holdout_correct=_mask(8, n), active_holdout_correct=active, **common)[0] == PROMOTE
-    # at TINY_HOLDOUT_SAMPLES and above, the totals decide
-    n = TINY_HOLDOUT_SAMPLES
+    # at tiny_holdout_samples and above, the totals decide
+    n = GateConfig().tiny_holdout_samples
     candidate, active = _mask(8, n), _mask(5, n)
     candidate[0] = False
     assert gate(candidate_holdout_correct=candidate, active_holdout_correct=active, **common)[0] == PROMOTE
@@ -196,7 +199,7 @@ def run(base_path, corrections, toy_splits, tmp_path_factory):
         corrections=corrections,
         out_dir=out_dir,
         splits=toy_splits,
-        epochs=2,
+        config=RetrainConfig(epochs=2),
         progress=lambda percent, step: calls.append((percent, step)),
     )
     return result, calls, out_dir
@@ -206,8 +209,8 @@ def test_retrain_result_fields(run, corrections, base_path):
     result, _, _ = run
     n_holdout = int(corrections.holdout_mask().sum())
     assert 0 < n_holdout < len(corrections)
-    assert result.verdict in (PROMOTE, REJECT) and result.reason
-    assert result.counts == {
+    assert result.verdict.verdict in (PROMOTE, REJECT) and result.reason
+    assert result.verdict.counts.to_dict() == {
         "corrections": 48,
         "train": 48 - n_holdout,
         "holdout": n_holdout,
@@ -215,26 +218,29 @@ def test_retrain_result_fields(run, corrections, base_path):
         "validation": 120,
         "test": 200,
     }
-    for figures in (result.candidate, result.active):
-        assert figures["test"]["count"] == 200 and 0 <= figures["test"]["correct"] <= 200
-        assert len(figures["test"]["per_class_recall"]) == 10
-        assert figures["holdout"]["count"] == n_holdout
-        assert sum(figures["holdout"]["per_class_count"]) == n_holdout
-    assert result.active["temperature"] == pytest.approx(1.3)
-    assert [row["digit"] for row in result.per_class] == list(range(10))
+    for figures in (result.verdict.candidate, result.verdict.active):
+        assert figures.mnist_test_total == 200 and 0 <= figures.mnist_test_correct <= 200
+        assert figures.holdout_total == n_holdout
+    assert sum(row.holdout_count for row in result.verdict.per_class) == n_holdout
+    assert sum(row.test_count for row in result.verdict.per_class) == 200
+    assert result.verdict.active.temperature == pytest.approx(1.3)
+    assert result.verdict.active.val_accuracy == pytest.approx(0.5)
+    assert [row.digit for row in result.verdict.per_class] == list(range(10))
     assert set(result.timings) == {"fine_tune_s", "evaluate_s", "total_s"}
     assert result.timings["total_s"] >= result.timings["fine_tune_s"] > 0
     assert any("epoch 2/2" in line for line in result.log)
     assert result.parent_sha256 == sha256_of(base_path)
     document = json.loads(json.dumps(result.to_dict()))  # JSON-serialisable as it is
-    assert document["verdict"] == result.verdict and document["candidate_path"] == str(result.candidate_path)
+    assert document["verdict"] == result.verdict.verdict and document["candidate_path"] == str(result.candidate_path)
+    assert RetrainVerdict.from_dict(document) == result.verdict  # the verdict round-trips through JSON
+    assert document["schema"] == 1 and document["config"]["epochs"] == 2
 
 
 def test_retrain_gate_agrees_with_the_figures(run):
     result, _, _ = run
-    c, a = result.candidate, result.active
-    n = c["holdout"]["count"]
-    assert f"holdout {a['holdout']['correct']}/{n} -> {c['holdout']['correct']}/{n}" in result.reason
+    c, a = result.verdict.candidate, result.verdict.active
+    n = c.holdout_total
+    assert f"holdout {a.holdout_correct}/{n} -> {c.holdout_correct}/{n}" in result.reason
 
 
 def test_retrain_writes_a_loadable_candidate(run, base_path):
@@ -243,9 +249,9 @@ def test_retrain_writes_a_loadable_candidate(run, base_path):
     assert sha256_of(result.candidate_path) == result.candidate_sha256
     ckpt = load_checkpoint(result.candidate_path)
     assert ckpt.info["parent_sha256"] == sha256_of(base_path)
-    assert ckpt.metrics == result.candidate_report
-    assert ckpt.metrics["test_accuracy"] == result.candidate["test"]["accuracy"]
-    assert ckpt.temperature == pytest.approx(result.candidate["temperature"])
+    assert ModelMetrics.from_dict(ckpt.metrics) == result.metrics
+    assert result.metrics.test_accuracy == result.verdict.candidate.mnist_test_accuracy
+    assert ckpt.temperature == pytest.approx(result.verdict.candidate.temperature)
     assert ckpt.model_config == load_checkpoint(base_path).model_config
     assert result.onnx_path == out_dir / "candidate.onnx" and result.onnx_path.is_file()
     from ml.predictor import Predictor
@@ -272,10 +278,13 @@ def test_retrain_reports_progress(run):
 def test_retrain_is_reproducible(run, base_path, corrections, toy_splits, tmp_path):
     result, _, _ = run
     again = retrain(
-        base_checkpoint_path=base_path, corrections=corrections, out_dir=tmp_path, splits=toy_splits, epochs=2
+        base_checkpoint_path=base_path,
+        corrections=corrections,
+        out_dir=tmp_path,
+        splits=toy_splits,
+        config=RetrainConfig(epochs=2),
     )
-    assert again.candidate["test"]["correct"] == result.candidate["test"]["correct"]
-    assert again.candidate["temperature"] == pytest.approx(result.candidate["temperature"])
+    assert again.verdict == result.verdict
     a, b = load_checkpoint(again.candidate_path).state_dict, load_checkpoint(result.candidate_path).state_dict
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
 
@@ -288,8 +297,7 @@ def test_time_limit_raises_and_leaves_nothing(base_path, corrections, toy_splits
             corrections=corrections,
             out_dir=out_dir,
             splits=toy_splits,
-            epochs=1,
-            time_limit_s=0.001,
+            config=RetrainConfig(epochs=1, time_limit_s=0.001),
         )
     assert not out_dir.exists()
 
@@ -311,7 +319,7 @@ def test_failure_while_writing_leaves_no_candidate(base_path, corrections, toy_s
             corrections=corrections,
             out_dir=tmp_path,
             splits=toy_splits,
-            epochs=1,
+            config=RetrainConfig(epochs=1),
             progress=progress,
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.txt"]
@@ -335,3 +343,28 @@ def test_no_corrections(base_path, toy_splits, tmp_path):
     two = CorrectionSet(images=np.zeros((2, 28, 28), np.float32), labels=[1, 2], keys=holdout_only)
     with pytest.raises(NoCorrectionsError, match="nothing left to train on"):
         retrain(base_checkpoint_path=base_path, corrections=two, out_dir=tmp_path, splits=toy_splits)
+    train_only = [k for k in (f"s{i}" for i in range(100)) if not split_key_is_holdout(k)][:3]
+    three = CorrectionSet(images=np.zeros((3, 28, 28), np.float32), labels=[1, 2, 3], keys=train_only)
+    with pytest.raises(EmptyHoldoutError, match="none of the 3 corrections fell in the holdout"):
+        retrain(base_checkpoint_path=base_path, corrections=three, out_dir=tmp_path, splits=toy_splits)
+    assert split_problem(train_only) and split_problem(holdout_only) and split_problem([]) is not None
+    assert split_problem([*train_only, *holdout_only]) is None
+
+
+def test_config_round_trip_and_replay_count():
+    config = RetrainConfig.from_dict({"epochs": 3, "gate": {"max_test_drop_pts": 0.2}})
+    assert config.epochs == 3 and config.gate.max_test_drop_pts == 0.2 and config.gate.tiny_holdout_samples == 20
+    assert RetrainConfig.from_dict(config.to_dict()) == config
+    assert config.replay_count(train=5, available=60_000) == 256  # at least min_replay
+    assert config.replay_count(train=100, available=60_000) == 1_000  # replay_factor per correction
+    assert config.replay_count(train=100, available=300) == 300  # at most all of MNIST train
+    with pytest.raises(ValueError, match="unknown retraining settings: bogus"):
+        RetrainConfig.from_dict({"bogus": 1})
+
+
+def test_gate_uses_its_config():
+    common = dict(active_test_correct=9966, test_total=10_000, candidate_holdout_correct=[True] * 30)
+    loose = GateConfig(max_test_drop_pts=1.0)
+    assert gate(candidate_test_correct=9900, active_holdout_correct=[True] * 30, **common)[0] == REJECT
+    verdict = gate(candidate_test_correct=9900, active_holdout_correct=[True] * 30, rules=loose, **common)[0]
+    assert verdict == PROMOTE

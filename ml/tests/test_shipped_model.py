@@ -8,7 +8,8 @@ import torch
 
 from ml.checkpoint import SHIPPED_CHECKPOINT, load_checkpoint
 from ml.data import MNIST_SHA256, load_mnist
-from ml.evaluate import model_logits
+from ml.report import CalibratedEvaluation, ModelMetrics
+from ml.tensors import checkpoint_logits
 
 REQUIRED_ACCURACY = 0.995
 
@@ -28,7 +29,7 @@ def test_shipped_checkpoint_scores_on_the_full_mnist_test_set(mnist_root):
     assert splits.test_images.shape == (10_000, 28, 28)
     previous = torch.get_num_threads()
     try:
-        predicted = model_logits(ckpt, splits.test_images).argmax(axis=1)
+        predicted = checkpoint_logits(ckpt, splits.test_images).argmax(axis=1)
     finally:
         torch.set_num_threads(previous)
     accuracy = float((predicted == splits.test_labels).mean())
@@ -37,3 +38,18 @@ def test_shipped_checkpoint_scores_on_the_full_mnist_test_set(mnist_root):
     # the recorded metric is the one measured here, not a stale number
     assert ckpt.metrics["test_accuracy"] == pytest.approx(accuracy, abs=5e-4)
     assert np.isfinite(ckpt.metrics["test_ece_after_scaling"])
+
+
+def test_shipped_metrics_json_loads_into_the_typed_figures():
+    """metrics.json as shipped (written before report.py's schema) reads through the one adapter."""
+    import json
+
+    document = json.loads((SHIPPED_CHECKPOINT.parent / "metrics.json").read_text())
+    metrics = ModelMetrics.from_dict(document)
+    assert metrics.test_accuracy == document["test_accuracy"] and metrics.temperature == document["temperature"]
+    assert metrics.extra["checkpoint_sha256"] == document["checkpoint_sha256"]  # nothing is lost
+    report = CalibratedEvaluation.from_dict(document["report"])
+    assert report.test.count == 10_000 and report.test.accuracy == document["test_accuracy"]
+    assert report.test.correct == 10_000 - document["report"]["test"]["errors"]
+    assert report.test.recall == pytest.approx(document["report"]["test"]["recall"], abs=1e-5)
+    assert ModelMetrics.from_dict(metrics.to_dict()) == metrics

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from ml.augment import MNIST_MEAN, MNIST_STD, AugmentConfig, augment_batch, to_model_input
+from ml.augment import MNIST_MEAN, MNIST_STD, AugmentConfig, augment_batch
 from ml.model import DigitNet
+from ml.tensors import as_float_images, checkpoint_logits, normalise, predict_logits
 from ml.tests.conftest import TINY, make_checkpoint
 from ml.tests.drawing import toy_dataset
-from ml.train import TrainConfig, as_float_images, fine_tune, fit, predict_logits
+from ml.train import TrainConfig, fine_tune, fit
 
 CHANCE = 0.25  # four classes: 7, 0, 4, 2
 
@@ -84,10 +85,8 @@ def test_fine_tune_returns_model_and_reports_progress():
     calls = []
     model, history = fine_tune(
         base,
-        extra_x.astype(np.float32) / 255.0,  # corrections arrive preprocessed, as floats in [0, 1]
-        extra_y,
-        replay_x,  # MNIST replay arrives as uint8
-        replay_y,
+        np.concatenate([extra_x.astype(np.float32) / 255.0, replay_x / 255.0]),  # [0, 1], as ml.retrain mixes
+        np.concatenate([extra_y, replay_y]),
         val_x,
         val_y,
         epochs=1,
@@ -148,10 +147,22 @@ def test_augment_without_distortions_is_identity(batch):
     assert torch.allclose(out, batch, atol=1e-5)
 
 
-def test_to_model_input():
-    uint8 = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
-    x = to_model_input(uint8)
+def test_normalise_uses_the_checkpoints_own_mean_and_std():
+    x = torch.full((1, 1, 28, 28), 0.5)
+    assert torch.allclose(normalise(x), (x - MNIST_MEAN) / MNIST_STD)
+    assert torch.allclose(normalise(x, {"mean": 0.5, "std": 2.0}), torch.zeros_like(x))
+    ckpt = make_checkpoint()
+    images, _ = toy_dataset(6, seed=4)
+    own = checkpoint_logits(ckpt, images)
+    ckpt.normalisation = {"mean": 0.9, "std": 0.1}  # a different normalisation gives different logits
+    assert own.shape == (6, 10) and not np.allclose(own, checkpoint_logits(ckpt, images))
+
+
+def test_as_float_images_and_batched_logits():
+    uint8 = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    x = as_float_images(uint8)
     assert x.shape == (5, 1, 28, 28) and x.dtype == torch.float32
-    assert torch.allclose(x, to_model_input(uint8.float() / 255.0))
-    assert torch.allclose(to_model_input(torch.zeros(1, 28, 28)), torch.full((1, 1, 28, 28), -MNIST_MEAN / MNIST_STD))
-    assert to_model_input(torch.zeros(2, 1, 28, 28)).shape == (2, 1, 28, 28)
+    assert torch.allclose(x, as_float_images(uint8.astype(np.float32) / 255.0))
+    model = DigitNet(TINY)
+    assert predict_logits(model, x, batch_size=2).shape == (5, 10)
+    assert predict_logits(model, x[:0]).shape == (0, 10)
