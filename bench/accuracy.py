@@ -17,9 +17,9 @@ from bench.robustness import build_suite
 from ml.calibrate import calibrated_probabilities, expected_calibration_error, fit_temperature
 from ml.checkpoint import SHIPPED_CHECKPOINT, load_checkpoint
 from ml.data import load_mnist
-from ml.evaluate import model_logits
 from ml.predictor import Predictor
 from ml.preprocess import preprocess
+from ml.tensors import checkpoint_logits
 
 
 def png_bytes(digit: np.ndarray) -> bytes:
@@ -126,9 +126,9 @@ def run(args: argparse.Namespace) -> dict:
         "backend": predictor.backend.name,
     }
 
-    logits = model_logits(ckpt, splits.test_images)
+    logits = checkpoint_logits(ckpt, splits.test_images)
     report["mnist_test_accuracy_tensors"] = float((logits.argmax(1) == splits.test_labels).mean())
-    temperature = fit_temperature(model_logits(ckpt, splits.val_images), splits.val_labels)
+    temperature = fit_temperature(checkpoint_logits(ckpt, splits.val_images), splits.val_labels)
     report["ece_before_scaling"] = expected_calibration_error(calibrated_probabilities(logits, 1.0), splits.test_labels)
     report["ece_after_scaling"] = expected_calibration_error(
         calibrated_probabilities(logits, temperature), splits.test_labels

@@ -66,7 +66,7 @@ def accuracy(predictor: Predictor, inputs: np.ndarray, labels: np.ndarray) -> tu
 
 
 def run(args: argparse.Namespace) -> dict:
-    from ml.retrain import CorrectionSet, retrain
+    from ml.retrain import CorrectionSet, RetrainConfig, retrain
 
     started = time.perf_counter()
     splits = load_mnist()
@@ -96,16 +96,16 @@ def run(args: argparse.Namespace) -> dict:
         calls.append((time.perf_counter() - t0, percent, step))
 
     with tempfile.TemporaryDirectory(prefix="digitvision-bench-retrain-") as tmp:
-        options = {"threads": args.threads, "seed": args.seed}
+        config = RetrainConfig(threads=args.threads, seed=args.seed)
         if args.epochs:
-            options["epochs"] = args.epochs
+            config = config.with_options(epochs=args.epochs)
         result = retrain(
             base_checkpoint_path=args.checkpoint,
             corrections=corrections,
             out_dir=Path(tmp),
+            config=config,
             splits=replay_splits,
             progress=progress,
-            **options,
         )
         wall = time.perf_counter() - t0
         candidate = Predictor.from_checkpoint(result.candidate_path, threads=1)
@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> dict:
         files = sorted(p.name for p in Path(tmp).iterdir())
     gaps = np.diff([0.0] + [c[0] for c in calls])
     figures = result.to_dict()
+    active, candidate = result.verdict.active, result.verdict.candidate
     return {
         "command": "python -m bench.retrain " + " ".join(sys.argv[1:]),
         "checkpoint": str(args.checkpoint),
@@ -130,20 +131,20 @@ def run(args: argparse.Namespace) -> dict:
         "timings": figures["timings"],
         "progress_calls": len(calls),
         "progress_max_gap_s": float(gaps.max()),
-        "verdict": result.verdict,
+        "verdict": result.verdict.verdict,
         "reason": result.reason,
         "mnist_test": {
-            "active_correct": result.active["test"]["correct"],
-            "candidate_correct": result.candidate["test"]["correct"],
-            "count": result.active["test"]["count"],
-            "active_accuracy": result.active["test"]["accuracy"],
-            "candidate_accuracy": result.candidate["test"]["accuracy"],
-            "change_pts": 100 * (result.candidate["test"]["accuracy"] - result.active["test"]["accuracy"]),
+            "active_correct": active.mnist_test_correct,
+            "candidate_correct": candidate.mnist_test_correct,
+            "count": active.mnist_test_total,
+            "active_accuracy": active.mnist_test_accuracy,
+            "candidate_accuracy": candidate.mnist_test_accuracy,
+            "change_pts": 100 * (candidate.mnist_test_accuracy - active.mnist_test_accuracy),
         },
         "holdout": {
-            "count": result.active["holdout"]["count"],
-            "active_correct": result.active["holdout"]["correct"],
-            "candidate_correct": result.candidate["holdout"]["correct"],
+            "count": active.holdout_total,
+            "active_correct": active.holdout_correct,
+            "candidate_correct": candidate.holdout_correct,
         },
         "fresh_style_set": {
             "count": int(len(fresh_labels)),
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, default=SHIPPED_CHECKPOINT, help="the base model (only read)")
     parser.add_argument("--corrections", type=int, default=200)
     parser.add_argument("--fresh", type=int, default=1000, help="unseen training digits rendered in the style")
-    parser.add_argument("--epochs", type=int, default=0, help="0: ml.retrain's default")
+    parser.add_argument("--epochs", type=int, default=0, help="0: RetrainConfig's default")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
