@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from PIL import Image
 
 from ml.data import sha256_of
 from ml.preprocess import ImageDecodeError, Preprocessed, preprocess
@@ -122,8 +123,11 @@ class Predictor:
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
 
-    def predict(self, image) -> Prediction:
-        """image: bytes, a path or a PIL image. Raises ImageDecodeError for anything unreadable."""
+    def predict(self, image: bytes | str | Path | Image.Image) -> Prediction:
+        """image: bytes, a path or a PIL image; an image from ``decode_image`` is not decoded again.
+
+        Raises ImageDecodeError for anything unreadable.
+        """
         return self.predict_batch([image])[0]
 
     def predict_batch(self, images: list) -> list[Prediction]:

@@ -7,3 +7,9 @@ class RecognizerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "recognizer"
     verbose_name = "Digit recognizer"
+
+    def ready(self) -> None:
+        from ml.preprocess import register_image_formats
+
+        # Every Image.open in the web app (stored originals, previews), not only ml's decoding, reads HEIC.
+        register_image_formats()

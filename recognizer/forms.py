@@ -1,7 +1,6 @@
 """Forms of the web pages: sign-up, account deletion, upload, correction, and the history and curation filters."""
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 
 from recognizer.models import REVIEW_STATES
@@ -35,19 +34,15 @@ class AccountDeleteForm(forms.Form):
 
 
 class UploadForm(forms.Form):
+    """The file field only: its size, format and pixels are checked by the service (and its size, before it is
+    read, by recognizer.request_images)."""
+
     image = forms.FileField(
         label="Image",
-        widget=forms.ClearableFileInput(attrs={"accept": ACCEPTED_IMAGE_TYPES, "data-testid": "upload-input"}),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ACCEPTED_IMAGE_TYPES, "class": "upload-input", "data-testid": "upload-input"}
+        ),
     )
-
-    def clean_image(self):
-        image = self.cleaned_data["image"]
-        limit = settings.DIGITVISION_MAX_UPLOAD_BYTES
-        if image.size > limit:
-            raise forms.ValidationError(
-                f"The file is too large ({image.size:,} bytes); the limit is {limit:,} bytes.", code="too_large"
-            )
-        return image
 
 
 class CorrectionForm(forms.Form):

@@ -10,7 +10,7 @@ from django.conf import settings
 
 from ml.data import sha256_of
 from ml.predictor import Predictor
-from recognizer.exceptions import ModelWeightsError
+from recognizer.exceptions import ModelUnavailableError, ModelWeightsError
 from recognizer.models import ModelVersion
 from recognizer.selectors import model_version_active
 
@@ -57,7 +57,8 @@ def get_predictor() -> tuple[Predictor, ModelVersion]:
     ``DIGITVISION_ACTIVE_VERSION_RECHECK_SECONDS``: a promotion reaches every web process within that time,
     and a prediction under load does not pay a query for it (see ``make bench-load``).
     If the newly active version's weights are missing or not the registered file, the version this process
-    was serving keeps serving (and is what the submission records), so a bad file never stops predictions.
+    was serving keeps serving (and is what the submission records), so a bad file never stops predictions;
+    with nothing to fall back on, ModelUnavailableError (503). NoActiveModelVersionError when none is active.
     """
     global _cached, _checked_at
     cached = _cached
@@ -77,9 +78,12 @@ def get_predictor() -> tuple[Predictor, ModelVersion]:
             try:
                 _cached = (key, _load(version), version)
                 _checked_at = now
-            except ModelWeightsError:
+            except ModelWeightsError as exc:
                 if _cached is None:
-                    raise
+                    # Nothing else to serve: to the person predicting, the recognizer is down (503), whatever
+                    # the reason; the reason is logged for whoever can fix it.
+                    logger.exception("no model version can serve predictions")
+                    raise ModelUnavailableError(str(exc)) from exc
                 _refused[key] = time.monotonic()
                 logger.exception("keeping model version %s: the newly active one cannot be loaded", _cached[2].name)
         return _cached[1], _cached[2]

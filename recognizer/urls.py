@@ -1,23 +1,23 @@
-"""URLs of the recognizer's pages, the JSON endpoints their script calls, and the staff pages."""
+"""URLs of the recognizer's pages (their script calls the API, /api/v1/) and of the staff pages."""
 
 from django.urls import path
 
-from recognizer import staff_views, views
+from recognizer import staff_views
+from recognizer.views import health, people
 
 app_name = "recognizer"
 
 urlpatterns = [
-    path("", views.draw, name="draw"),
-    path("health/", views.health, name="health"),
-    path("upload/", views.upload, name="upload"),
-    path("predict/", views.predict, name="predict"),
-    path("history/", views.history, name="history"),
-    path("submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
-    path("submissions/<int:pk>/correct/", views.submission_correct_view, name="submission-correct"),
-    path("submissions/<int:pk>/delete/", views.submission_delete_view, name="submission-delete"),
-    path("submissions/<int:pk>/image/", views.submission_image, name="submission-image"),
-    path("submissions/<int:pk>/preview/", views.submission_preview, name="submission-preview"),
-    path("submissions/<int:pk>/input/", views.submission_input, name="submission-input"),
+    path("", people.draw, name="draw"),
+    path("health/", health.health, name="health"),
+    path("upload/", people.upload, name="upload"),
+    path("history/", people.history, name="history"),
+    path("submissions/<int:pk>/", people.submission_detail, name="submission-detail"),
+    path("submissions/<int:pk>/correct/", people.submission_correct_view, name="submission-correct"),
+    path("submissions/<int:pk>/delete/", people.submission_delete_view, name="submission-delete"),
+    path("submissions/<int:pk>/image/", people.submission_image, name="submission-image"),
+    path("submissions/<int:pk>/preview/", people.submission_preview, name="submission-preview"),
+    path("submissions/<int:pk>/input/", people.submission_input, name="submission-input"),
     # Staff: curating corrections, the serving model, rollback and retraining.
     path("staff/corrections/", staff_views.corrections_page, name="staff-corrections"),
     path(

@@ -16,11 +16,15 @@ ERROR_DESCRIPTIONS = {
     401: "No or a wrong token (`not_authenticated`, `authentication_failed`).",
     403: "Not allowed (`permission_denied`): staff-only endpoints, or a session request without its CSRF token.",
     404: "No such object among yours (`not_found`).",
-    409: "Conflicts with the current state: a run already in progress (`training_in_progress`, `details.run`), "
+    409: "Conflicts with the current state: a `replaces` that is not your uncorrected prediction (`not_replaceable`), "
+    "a run already in progress (`training_in_progress`, `details.run`), "
     "a run no longer in progress (`not_in_progress`), weights that fail their checksum (`model_weights_invalid`).",
     413: "The image or request is too large (`too_large`, `request_too_large`).",
-    415: "The body is neither JSON nor multipart (`unsupported_media_type`).",
-    422: "The image holds no digit (`no_digit`); nothing was stored.",
+    415: "The body is neither JSON nor multipart (`unsupported_media_type`), or the image is in a format other "
+    "than PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP or TIFF (`unsupported_format`, `details.format`).",
+    422: "The image holds no digit (`no_digit`); nothing was stored. Or a retraining that cannot work "
+    "(`training_not_possible`: no corrections, none in the holdout, or MNIST missing and not fetchable); no run "
+    "was created.",
     429: "Too many requests (`throttled`); `details.retry_after` says how many seconds to wait.",
     503: "No model can serve right now (`model_unavailable`), or the task queue is down (`queue_unavailable`).",
 }

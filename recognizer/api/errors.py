@@ -9,35 +9,27 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, status
+from rest_framework import exceptions
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
-from recognizer.exceptions import ModelWeightsError, NoActiveModelVersionError, SubmissionError
+from recognizer.exceptions import DigitVisionError
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 
-# HTTP status of each SubmissionError code; shared by the single and the batch endpoint.
-SUBMISSION_ERROR_STATUS = {"too_large": 413, "invalid_image": 400, "no_digit": 422}
-
 
 class ApiError(exceptions.APIException):
-    """An API error with its own code and status, e.g. a refused image or an unavailable model."""
+    """An API-only error with its own code and status (e.g. a request body over Django's cap); anything the
+    services refuse is a DigitVisionError, which carries its code and status itself."""
 
     def __init__(self, *, code: str, message: str, status_code: int, details: dict | None = None) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.error_code = code
         self.details = details or {}
-
-
-def submission_error(exc: SubmissionError) -> ApiError:
-    return ApiError(code=exc.code, message=str(exc), status_code=SUBMISSION_ERROR_STATUS.get(exc.code, 400))
-
-
-def model_unavailable(exc: Exception) -> ApiError:
-    return ApiError(code="model_unavailable", message=str(exc), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 def error_body(code: str, message: str, details: dict | list | None = None) -> dict:
@@ -65,13 +57,19 @@ def _code_of(exc: exceptions.APIException) -> str:
     return exc.default_code
 
 
+def digitvision_error_response(exc: DigitVisionError) -> Response:
+    """The API's one translation of the error hierarchy: its status, code, message and details."""
+    if exc.status >= 500:
+        logger.warning("answered %s %s: %s", exc.status, exc.code, exc)
+    return Response(error_body(exc.code, str(exc), exc.details), status=exc.status)
+
+
 def exception_handler(exc: Exception, context: dict):
     """DRF's handler, then the response body rewritten into the API's one error shape."""
-    if isinstance(exc, SubmissionError):
-        exc = submission_error(exc)
-    elif isinstance(exc, (ModelWeightsError, NoActiveModelVersionError)):
-        exc = model_unavailable(exc)
-    elif isinstance(exc, RequestDataTooBig):
+    if isinstance(exc, DigitVisionError):
+        set_rollback()  # as DRF does for its own errors, under ATOMIC_REQUESTS too
+        return digitvision_error_response(exc)
+    if isinstance(exc, RequestDataTooBig):
         exc = ApiError(code="request_too_large", message=str(exc), status_code=413)
     response = drf_exception_handler(exc, context)
     if response is None:

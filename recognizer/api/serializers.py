@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ml.report import DigitChange, ModelFigures, ModelMetrics
 from recognizer.models import ModelVersion, Submission, TrainingRun
 from recognizer.selectors import submission_input_pixels
 
@@ -132,14 +133,26 @@ def _source() -> serializers.ChoiceField:
     return _SourceField(choices=Submission.Source.choices, default=Submission.Source.API)
 
 
+def _replaces() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="The id of your earlier, uncorrected prediction of the same drawing: it is deleted when this one "
+        "is stored, in the same transaction, so a drawing predicted after every stroke is kept once. Any other id "
+        "(someone else's, corrected or gone) is refused with 409 `not_replaceable` and nothing is stored.",
+    )
+
+
 class PredictionUploadSerializer(serializers.Serializer):
     image = _image_file()
     source = _source()
+    replaces = _replaces()
 
 
 class PredictionBase64Serializer(serializers.Serializer):
     image = _image_text()
     source = _source()
+    replaces = _replaces()
 
 
 class _BatchLimit:
@@ -248,13 +261,14 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_metrics(self, version: ModelVersion) -> dict:
-        return {key: version.metrics[key] for key in METRIC_SUMMARY_KEYS if key in version.metrics}
+        metrics = ModelMetrics.from_dict(version.metrics).to_dict() if version.metrics else {}  # any stored shape
+        return {key: metrics[key] for key in ("schema", *METRIC_SUMMARY_KEYS) if key in metrics}
 
 
 class ModelVersionDetailSerializer(ModelVersionSerializer):
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_metrics(self, version: ModelVersion) -> dict:
-        return version.metrics
+        return ModelMetrics.from_dict(version.metrics).to_dict() if version.metrics else {}
 
 
 # --------------------------------------------------------------------------- auth
@@ -288,6 +302,10 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     duration_seconds = serializers.FloatField(allow_null=True)
     log = serializers.ListField(child=serializers.CharField())
     plots = serializers.SerializerMethodField()
+    # Rows of any age come out in ml.report's current shape (ModelFigures, DigitChange), same keys as before.
+    active_metrics = serializers.SerializerMethodField()
+    candidate_metrics = serializers.SerializerMethodField()
+    per_class = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainingRun
@@ -315,6 +333,18 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "log",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_active_metrics(self, run: TrainingRun) -> dict:
+        return ModelFigures.from_dict(run.active_metrics).to_dict() if run.active_metrics else {}
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_candidate_metrics(self, run: TrainingRun) -> dict:
+        return ModelFigures.from_dict(run.candidate_metrics).to_dict() if run.candidate_metrics else {}
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_per_class(self, run: TrainingRun) -> list[dict]:
+        return [DigitChange.from_dict(row).to_dict() for row in run.per_class if isinstance(row, dict)]
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField(help_text="URL of a plot image (PNG).")))
     def get_plots(self, run: TrainingRun) -> list[str]:

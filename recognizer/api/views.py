@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recognizer.api import docs
-from recognizer.api.errors import ApiError, model_unavailable, submission_error
+from recognizer.api.errors import ApiError, error_body
 from recognizer.api.filters import CorrectionFilter, PredictionFilter
 from recognizer.api.renderers import ImageRenderer
 from recognizer.api.serializers import (
@@ -40,9 +40,8 @@ from recognizer.api.serializers import (
 )
 from recognizer.api.throttling import AuthThrottle
 from recognizer.exceptions import (
+    DigitVisionError,
     ModelWeightsError,
-    NoActiveModelVersionError,
-    SubmissionError,
     TrainingError,
     TrainingInProgressError,
     TrainingQueueUnavailableError,
@@ -85,14 +84,9 @@ def _include_input(request: Request) -> bool:
     return True
 
 
-def _predict(*, user, image, source: str) -> Submission:
-    """One image (file or base64 text) to a stored submission; refusals raise ApiError with their status."""
-    try:
-        return submission_create(user=user, image_bytes=_image_bytes(image), source=source)
-    except SubmissionError as exc:
-        raise submission_error(exc) from exc
-    except (ModelWeightsError, NoActiveModelVersionError) as exc:
-        raise model_unavailable(exc) from exc
+def _predict(*, user, image, source: str, replaces: int | None = None) -> Submission:
+    """One image (file or base64 text) to a stored submission; a refusal is a DigitVisionError."""
+    return submission_create(user=user, image_bytes=_image_bytes(image), source=source, replaces_id=replaces)
 
 
 class AuthTokenView(APIView):
@@ -198,7 +192,7 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         summary="Predict the digit in an image and keep it in your history",
         parameters=[docs.INCLUDE_PARAMETER],
         request=docs.PREDICTION_REQUEST,
-        responses=docs.responses(201, PredictionSerializer, 400, 413, 415, 422, 503),
+        responses=docs.responses(201, PredictionSerializer, 400, 409, 413, 415, 422, 503),
         examples=docs.PREDICTION_EXAMPLES,
     )
     def create(self, request: Request) -> Response:
@@ -230,14 +224,10 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def _batch_item(self, index: int, image, source: str) -> dict:
         try:
             submission = _predict(user=self.request.user, image=image, source=source)
-        except ApiError as exc:
-            if exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        except DigitVisionError as exc:
+            if exc.status >= status.HTTP_500_INTERNAL_SERVER_ERROR:
                 raise  # no image can succeed: the whole batch is unavailable
-            return {
-                "index": index,
-                "status": exc.status_code,
-                "error": {"code": exc.error_code, "message": str(exc.detail), "details": exc.details},
-            }
+            return {"index": index, "status": exc.status, "error": error_body(exc.code, str(exc), exc.details)["error"]}
         return {"index": index, "status": status.HTTP_201_CREATED, "prediction": self.get_serializer(submission).data}
 
     def destroy(self, request: Request, pk: str) -> Response:

@@ -1,29 +1,35 @@
 """Writes of submissions: predict and store, correct, delete."""
 
-import io
 import logging
 
-import numpy as np
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image, UnidentifiedImageError
 
-from ml.predictor import ImageDecodeError
-from ml.preprocess import MAX_PIXELS
+from ml.preprocess import ImageDecodeError, ImageFormatError, ImageTooLargeError, decode_image, model_input_png
 from recognizer import serving
-from recognizer.exceptions import InvalidImageError, NoDigitError, TooLargeError
+from recognizer.exceptions import (
+    InvalidCorrectionError,
+    InvalidImageError,
+    InvalidSourceError,
+    NoDigitError,
+    NotCorrectedError,
+    NotReplaceableError,
+    TooLargeError,
+    UnsupportedFormatError,
+)
 from recognizer.models import Submission
 
 logger = logging.getLogger(__name__)
 
 
-# Pillow format -> the extension the stored original gets; the uploaded name is never used.
+# The documented formats (Pillow's names) and the extension each stored original gets; the uploaded name is
+# never used. Anything else is refused from its header, before its pixels are decoded.
 _EXTENSIONS = {
     "JPEG": ".jpg",
-    "MPO": ".jpg",
+    "MPO": ".jpg",  # what many cameras write: a JPEG with extra frames
     "PNG": ".png",
     "WEBP": ".webp",
     "GIF": ".gif",
@@ -34,54 +40,49 @@ _EXTENSIONS = {
 }
 
 
-def _decoded_format(image_bytes: bytes) -> str:
-    """The file extension for the image's real format; refuses unreadable data and too many pixels."""
-    try:
-        with Image.open(io.BytesIO(image_bytes)) as img:  # reads the header only
-            fmt, (width, height) = img.format or "", img.size
-    except Image.DecompressionBombError as exc:
-        raise TooLargeError(f"image too large: {exc}") from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InvalidImageError(
-            "not an image file that can be read (PNG, JPEG, HEIC, WebP, GIF, BMP, TIFF ...)"
-        ) from exc
-    if width * height > MAX_PIXELS:
-        raise TooLargeError(f"image too large: {width}x{height} pixels (limit {MAX_PIXELS:,})")
-    return _EXTENSIONS.get(fmt, f".{fmt.lower() or 'img'}")
-
-
-def _png_of_input(image: np.ndarray) -> bytes:
-    """The 28x28 model input (float in [0, 1], ink high) as an 8-bit greyscale PNG."""
-    pixels = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def submission_create(*, user, image_bytes: bytes, source: str, replaces: Submission | None = None) -> Submission:
-    """Predict the digit in an image and keep it; nothing is stored when the image is refused or has no digit.
-
-    ``replaces``: an earlier, uncorrected submission of the same drawing (the draw page predicts after every
-    stroke); it is deleted in the same transaction, so a digit drawn in three strokes is stored once.
-    """
-    if replaces is not None and (replaces.user_id != user.pk or replaces.is_corrected):
-        raise ValueError("only your own uncorrected submission can be replaced")
-    if source not in Submission.Source.values:
-        raise ValueError(f"unknown source {source!r}: choose one of {', '.join(Submission.Source.values)}")
+def _decoded(image_bytes: bytes):
+    """The image decoded, once, with every limit checked: bytes, format, pixels."""
     limit = settings.DIGITVISION_MAX_UPLOAD_BYTES
     if len(image_bytes) > limit:
         raise TooLargeError(f"image too large: {len(image_bytes):,} bytes (limit {limit:,})")
     if not image_bytes:
         raise InvalidImageError("the image is empty")
-    extension = _decoded_format(image_bytes)
+    try:
+        return decode_image(image_bytes, formats=_EXTENSIONS)
+    except ImageTooLargeError as exc:
+        raise TooLargeError(str(exc)) from exc
+    except ImageFormatError as exc:
+        raise UnsupportedFormatError(
+            f"{exc.format} images are not accepted: send PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP or TIFF",
+            details={"format": exc.format},
+        ) from exc
+    except ImageDecodeError as exc:
+        raise InvalidImageError(str(exc)) from exc
+
+
+def submission_create(*, user, image_bytes: bytes, source: str, replaces_id: int | None = None) -> Submission:
+    """Predict the digit in an image and keep it; nothing is stored when the image is refused or has no digit.
+
+    ``replaces_id``: an earlier, uncorrected submission of the same drawing by the same person (the draw page
+    predicts after every stroke); it is deleted in the same transaction, so a digit drawn in three strokes is
+    stored once. Any other id (someone else's, corrected, gone) raises NotReplaceableError and stores nothing.
+    """
+    if source not in Submission.Source.values:
+        raise InvalidSourceError(f"unknown source {source!r}: choose one of {', '.join(Submission.Source.values)}")
+    if replaces_id is not None and not _replaceable(user=user, submission_id=replaces_id).exists():
+        raise NotReplaceableError()  # before the prediction's work; checked again, locked, when it is stored
+    image = _decoded(image_bytes)
 
     predictor, version = serving.get_predictor()
     try:
-        prediction = predictor.predict(image_bytes)
+        prediction = predictor.predict(image)
     except ImageDecodeError as exc:
         raise InvalidImageError(str(exc)) from exc
     if prediction.no_digit:
-        raise NoDigitError(prediction.reason or "no digit found in the image")
+        reason = prediction.reason or "no ink found"
+        raise NoDigitError(
+            f"No digit found ({reason}): draw or upload a single, clearly visible digit.", details={"reason": reason}
+        )
 
     submission = Submission(
         user=user,
@@ -91,17 +92,22 @@ def submission_create(*, user, image_bytes: bytes, source: str, replaces: Submis
         probabilities=[float(p) for p in prediction.probabilities],
         model_version=version,
     )
+    extension = _EXTENSIONS[image.format]
     written: list = []
     try:
         with transaction.atomic():
             # upload_to replaces these names with generated ones; only the extension is kept.
             submission.image.save(f"original{extension}", ContentFile(image_bytes), save=False)
             written.append(submission.image)
-            submission.input_image.save("input.png", ContentFile(_png_of_input(prediction.input_image)), save=False)
+            submission.input_image.save("input.png", ContentFile(model_input_png(prediction.input_image)), save=False)
             written.append(submission.input_image)
             submission.save()
-            if replaces is not None:
-                submission_delete(submission=replaces)
+            if replaces_id is not None:
+                # Locked and checked again: a correction saved while this image was predicted keeps its row.
+                replaced = _replaceable(user=user, submission_id=replaces_id).select_for_update().first()
+                if replaced is None:
+                    raise NotReplaceableError()
+                submission_delete(submission=replaced)
     except BaseException:
         # The row was rolled back; remove the files so none is orphaned (on_commit cannot see a failure).
         for field_file in written:
@@ -114,12 +120,16 @@ def submission_create(*, user, image_bytes: bytes, source: str, replaces: Submis
     return submission
 
 
+def _replaceable(*, user, submission_id: int):
+    return Submission.objects.filter(pk=submission_id, user=user, corrected_digit__isnull=True)
+
+
 def submission_set_training_use(*, submission: Submission, user, use: bool) -> Submission:
     """Staff keep a correction for retraining or leave it out; the person's history is not changed."""
     if not user.is_staff:
         raise PermissionDenied("only staff decide which corrections retraining uses")
     if not submission.is_corrected:
-        raise ValueError("only a corrected submission is used for training: this one has no correction")
+        raise NotCorrectedError()
     submission.excluded_from_training = not use
     submission.save(update_fields=["excluded_from_training"])
     return submission
@@ -167,7 +177,7 @@ def account_delete(*, user) -> int:
 def submission_correct(*, submission: Submission, user, digit: int) -> Submission:
     """Record the true digit; passing the predicted digit confirms the prediction. Can be changed later."""
     if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9:
-        raise ValueError(f"the digit must be a whole number from 0 to 9, not {digit!r}")
+        raise InvalidCorrectionError(f"the digit must be a whole number from 0 to 9, not {digit!r}")
     if submission.user_id != user.pk and not user.is_staff:
         raise PermissionDenied("only the person who made a submission, or staff, can correct it")
     submission.corrected_digit = digit

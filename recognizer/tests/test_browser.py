@@ -213,7 +213,7 @@ def test_a_stroke_drawn_while_a_prediction_is_on_its_way_still_replaces_it(page,
     def hold_the_answer(route) -> None:
         held.append((route, route.fetch()))  # the server has answered (and stored it); the page waits
 
-    page.route("**/predict/", hold_the_answer, times=1)
+    page.route("**/api/v1/predictions/", hold_the_answer, times=1)
     bs.mouse_draw(page, [fitted[0]])
     deadline = time.monotonic() + 10
     while not held and time.monotonic() < deadline:

@@ -7,7 +7,7 @@ import pytest
 
 from ml.predictor import Predictor
 from recognizer import serving
-from recognizer.exceptions import NoActiveModelVersionError
+from recognizer.exceptions import ModelUnavailableError, ModelWeightsError, NoActiveModelVersionError
 from recognizer.services import model_version_activate, model_version_register
 from recognizer.tests.factories import ModelVersionFactory
 
@@ -87,8 +87,9 @@ def test_refuses_weights_whose_sha256_does_not_match(untrained_checkpoint, tmp_p
     with path.open("ab") as fh:
         fh.write(b"tampered")
 
-    with pytest.raises(serving.ModelWeightsError, match=f"{version.name}.*not the registered"):
-        serving.get_predictor()
+    with pytest.raises(ModelUnavailableError, match=f"{version.name}.*not the registered") as excinfo:
+        serving.get_predictor()  # nothing else to serve: the recognizer is unavailable (503)
+    assert isinstance(excinfo.value.__cause__, ModelWeightsError)
     assert loads == []
 
 
@@ -113,7 +114,7 @@ def test_a_bad_new_version_leaves_the_previous_one_serving(shipped_version, untr
 def test_refuses_a_version_whose_weights_are_missing(loads):
     version = ModelVersionFactory(is_active=True)
 
-    with pytest.raises(serving.ModelWeightsError, match=f"{version.name} not found"):
+    with pytest.raises(ModelUnavailableError, match=f"{version.name} not found"):
         serving.get_predictor()
     assert loads == []
 

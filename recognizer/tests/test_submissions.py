@@ -7,9 +7,20 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from PIL import Image
 
-from recognizer.exceptions import InvalidImageError, NoDigitError, SubmissionError, TooLargeError
+from recognizer.exceptions import (
+    DigitVisionError,
+    InvalidCorrectionError,
+    InvalidImageError,
+    InvalidSourceError,
+    NoDigitError,
+    NotCorrectedError,
+    NotReplaceableError,
+    SubmissionError,
+    TooLargeError,
+    UnsupportedFormatError,
+)
 from recognizer.models import Submission
-from recognizer.services import submission_correct, submission_create
+from recognizer.services import submission_correct, submission_create, submission_set_training_use
 from recognizer.tests.factories import SubmissionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +94,8 @@ def test_blank_image_is_no_digit_and_stores_nothing(user, shipped_version, blank
         submission_create(user=user, image_bytes=blank_canvas, source="canvas")
 
     assert excinfo.value.code == "no_digit" and str(excinfo.value)
-    assert isinstance(excinfo.value, SubmissionError) and isinstance(excinfo.value, ValueError)
+    assert isinstance(excinfo.value, SubmissionError) and excinfo.value.status == 422
+    assert excinfo.value.details["reason"]
     assert_nothing_stored(media_root)
 
 
@@ -113,15 +125,90 @@ def test_too_many_bytes_is_too_large(user, shipped_version, settings, digit_png,
 
 
 def test_too_many_pixels_is_too_large(user, shipped_version, monkeypatch, digit_png, media_root):
-    monkeypatch.setattr("recognizer.services.submissions.MAX_PIXELS", 100 * 100)
+    monkeypatch.setattr("ml.preprocess.MAX_PIXELS", 100 * 100)  # the one pixel cap, where images are decoded
     with pytest.raises(TooLargeError, match="pixels"):
         submission_create(user=user, image_bytes=digit_png.read_bytes(), source="upload")
     assert_nothing_stored(media_root)
 
 
 def test_unknown_source_is_refused(user, shipped_version, digit_png):
-    with pytest.raises(ValueError, match="unknown source"):
+    with pytest.raises(InvalidSourceError, match="unknown source") as excinfo:
         submission_create(user=user, image_bytes=digit_png.read_bytes(), source="fax")
+    assert (excinfo.value.code, excinfo.value.status) == ("invalid_source", 400)
+
+
+def test_an_undocumented_format_is_refused_before_it_is_decoded(user, shipped_version, digit_png, media_root):
+    buffer = io.BytesIO()
+    Image.open(digit_png).save(buffer, format="PPM")
+    with pytest.raises(UnsupportedFormatError, match="PPM") as excinfo:
+        submission_create(user=user, image_bytes=buffer.getvalue(), source="upload")
+    assert excinfo.value.status == 415 and excinfo.value.details == {"format": "PPM"}
+    assert_nothing_stored(media_root)
+
+
+def test_each_image_is_opened_once(user, shipped_version, digit_png, monkeypatch):
+    """One decode serves the format check, the pixel cap, the stored extension and the prediction."""
+    opened = []
+    real_open = Image.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(args)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", counting_open)
+    data = encoded(digit_png.read_bytes(), "JPEG")
+    opened.clear()
+    submission = submission_create(user=user, image_bytes=data, source="upload")
+    assert len(opened) == 1
+    assert submission.image.name.endswith(".jpg") and submission.predicted_digit == 7
+
+
+def test_replacing_deletes_the_earlier_submission_in_the_same_transaction(
+    user, shipped_version, canvas_one, canvas_seven, media_root, django_capture_on_commit_callbacks
+):
+    first = submission_create(user=user, image_bytes=canvas_one, source="canvas")
+    with django_capture_on_commit_callbacks(execute=True):
+        second = submission_create(user=user, image_bytes=canvas_seven, source="canvas", replaces_id=first.pk)
+    assert list(Submission.objects.values_list("pk", flat=True)) == [second.pk]
+    assert sorted(media_files(media_root)) == sorted([Path(second.image.path), Path(second.input_image.path)])
+
+
+@pytest.mark.parametrize("which", ["corrected", "foreign", "missing"])
+def test_only_an_own_uncorrected_submission_is_replaced(user, shipped_version, canvas_seven, media_root, which):
+    earlier = {
+        "corrected": lambda: SubmissionFactory(user=user, corrected_digit=3),
+        "foreign": lambda: SubmissionFactory(),
+        "missing": lambda: None,
+    }[which]()
+    before = media_files(media_root)
+    with pytest.raises(NotReplaceableError) as excinfo:
+        submission_create(
+            user=user, image_bytes=canvas_seven, source="canvas", replaces_id=earlier.pk if earlier else 999_999
+        )
+    assert (excinfo.value.code, excinfo.value.status) == ("not_replaceable", 409)
+    assert Submission.objects.count() == (1 if earlier else 0)
+    assert media_files(media_root) == before
+
+
+def test_a_correction_saved_while_predicting_keeps_the_replaced_submission(
+    user, shipped_version, canvas_one, canvas_seven, media_root, monkeypatch
+):
+    """Checked again, locked, in the transaction: a correction that lands during the prediction wins."""
+    from recognizer import serving
+
+    first = submission_create(user=user, image_bytes=canvas_one, source="canvas")
+    before = media_files(media_root)
+    real_get_predictor = serving.get_predictor
+
+    def correcting_meanwhile():
+        Submission.objects.filter(pk=first.pk).update(corrected_digit=1)
+        return real_get_predictor()
+
+    monkeypatch.setattr(serving, "get_predictor", correcting_meanwhile)
+    with pytest.raises(NotReplaceableError):
+        submission_create(user=user, image_bytes=canvas_seven, source="canvas", replaces_id=first.pk)
+    assert list(Submission.objects.values_list("pk", flat=True)) == [first.pk]
+    assert media_files(media_root) == before
 
 
 def test_failure_after_files_were_written_leaves_no_files_and_no_row(
@@ -147,7 +234,7 @@ def test_failure_writing_the_second_file_removes_the_first(
     def broken_png(image):
         raise OSError("disk full")
 
-    monkeypatch.setattr(services, "_png_of_input", broken_png)
+    monkeypatch.setattr(services, "model_input_png", broken_png)
 
     with pytest.raises(OSError, match="disk full"):
         submission_create(user=user, image_bytes=canvas_seven, source="canvas")
@@ -174,8 +261,9 @@ def test_correct_sets_the_correction_and_can_change_it(user):
 @pytest.mark.parametrize("digit", [-1, 10, 3.0, "3", None, True])
 def test_correct_refuses_anything_but_0_to_9(user, digit):
     submission = SubmissionFactory(user=user)
-    with pytest.raises(ValueError, match="0 to 9"):
+    with pytest.raises(InvalidCorrectionError, match="0 to 9") as excinfo:
         submission_correct(submission=submission, user=user, digit=digit)
+    assert isinstance(excinfo.value, DigitVisionError) and excinfo.value.status == 400
     submission.refresh_from_db()
     assert not submission.is_corrected
 
@@ -189,3 +277,10 @@ def test_correct_is_for_the_owner_or_staff(user):
     submission_correct(submission=submission, user=staff, digit=3)
     submission.refresh_from_db()
     assert submission.corrected_digit == 3 and submission.corrected_by == staff
+
+
+def test_training_use_is_only_for_a_corrected_submission(staff):
+    submission = SubmissionFactory()
+    with pytest.raises(NotCorrectedError) as excinfo:
+        submission_set_training_use(submission=submission, user=staff, use=False)
+    assert (excinfo.value.code, excinfo.value.status) == ("not_corrected", 409)

@@ -1,4 +1,6 @@
-"""The web pages and their JSON endpoints, through Django's test client."""
+"""The web pages, and the API calls their script makes, through Django's test client."""
+
+import io
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -21,10 +23,13 @@ def client_in(client, user) -> Client:
     return client
 
 
+PREDICTIONS = "/api/v1/predictions/"
+
+
 def _predict(client: Client, data: bytes, name: str = "canvas.png", source: str = "canvas", **extra):
+    """What the page script sends: the image to the public API, with the session cookie."""
     upload = SimpleUploadedFile(name, data, content_type="image/png")
-    data = {"image": upload, "source": source, **extra}
-    return client.post(reverse("recognizer:predict"), data, HTTP_ACCEPT="application/json")
+    return client.post(PREDICTIONS, {"image": upload, "source": source, **extra}, HTTP_ACCEPT="application/json")
 
 
 # --------------------------------------------------------------------------- access
@@ -48,11 +53,15 @@ def test_pages_require_login(client, name, args):
     assert response["Location"] == f"{reverse('login')}?next={url}"
 
 
-@pytest.mark.parametrize("name,args", [("recognizer:predict", []), ("recognizer:submission-correct", [1])])
-def test_endpoints_require_login(client, name, args):
-    response = client.post(reverse(name, args=args))
+def test_the_correction_form_requires_login(client):
+    response = client.post(reverse("recognizer:submission-correct", args=[1]))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_the_private_json_endpoint_is_gone(client_in):
+    """The page script uses the public API; there is no second contract."""
+    assert client_in.post("/predict/").status_code == 404
 
 
 def test_signup_creates_and_logs_in(client):
@@ -109,7 +118,7 @@ def test_password_change_page(client_in):
     assert b"Change password" in response.content
 
 
-# --------------------------------------------------------------------------- draw page and predict endpoint
+# --------------------------------------------------------------------------- draw page and the API it calls
 
 
 def test_draw_page_carries_the_testid_contract(client_in):
@@ -121,6 +130,7 @@ def test_draw_page_carries_the_testid_contract(client_in):
     assert "data-last-latency-ms" in html
     assert "recognizer/digitvision.js" in html
     assert 'name="csrf-token"' in html
+    assert f'data-api-url="{PREDICTIONS}"' in html  # the script's one endpoint
 
 
 def test_upload_page_carries_the_upload_input(client_in, settings):
@@ -131,6 +141,14 @@ def test_upload_page_carries_the_upload_input(client_in, settings):
     assert f'accept="{accepted}"' in html
     assert f'data-max-bytes="{settings.DIGITVISION_MAX_UPLOAD_BYTES}"' in html
     assert 'data-testid="prediction-digit"' in html
+    assert f'data-api-url="{PREDICTIONS}"' in html
+
+
+def test_the_page_script_uses_only_the_public_api():
+    from django.conf import settings
+
+    script = (settings.BASE_DIR / "static" / "recognizer" / "digitvision.js").read_text()
+    assert "/predict/" not in script and "data-testid" not in script
 
 
 @pytest.mark.parametrize("fixture,digit", [("canvas_one", 1), ("canvas_seven", 7)])
@@ -144,8 +162,7 @@ def test_predict_canvas_png(client_in, user, shipped_version, request, fixture, 
     assert data["model_version"] == shipped_version.name
     submission = Submission.objects.get(pk=data["id"])
     assert submission.user == user and submission.source == "canvas" and submission.predicted_digit == digit
-    assert data["detail_url"] == reverse("recognizer:submission-detail", args=[submission.pk])
-    assert client_in.get(data["input_image_url"]).status_code == 200
+    assert client_in.get(reverse("recognizer:submission-input", args=[submission.pk])).status_code == 200
 
 
 def test_continuing_a_drawing_replaces_its_previous_prediction(
@@ -161,14 +178,21 @@ def test_continuing_a_drawing_replaces_its_previous_prediction(
     assert not any(f.exists() for f in files)  # the replaced submission's files went with it
 
 
-def test_a_corrected_or_foreign_submission_is_never_replaced(client_in, shipped_version, canvas_one, user):
+def test_a_corrected_foreign_or_missing_submission_is_never_replaced(
+    client_in, shipped_version, canvas_one, user, media_root
+):
     first = _predict(client_in, canvas_one).json()
     client_in.post(reverse("recognizer:submission-correct", args=[first["id"]]), {"digit": 1})
     foreign = SubmissionFactory()
-    for replaces in (first["id"], foreign.pk, "not-a-number"):
-        assert _predict(client_in, canvas_one, replaces=str(replaces)).status_code == 201
+    files_before = sorted(p for p in media_root.rglob("*") if p.is_file())
+    for replaces in (first["id"], foreign.pk, 999_999):
+        response = _predict(client_in, canvas_one, replaces=str(replaces))
+        assert response.status_code == 409, response.content
+        assert response.json()["error"]["code"] == "not_replaceable"  # the same for all: nothing is revealed
+    assert _predict(client_in, canvas_one, replaces="not-a-number").status_code == 400
     assert Submission.objects.filter(pk__in=[first["id"], foreign.pk]).count() == 2
-    assert Submission.objects.filter(user=user).count() == 4
+    assert Submission.objects.filter(user=user).count() == 1  # nothing new was stored for a refused replace
+    assert sorted(p for p in media_root.rglob("*") if p.is_file()) == files_before  # ... and no file left
 
 
 def test_predict_upload_source(client_in, shipped_version, digit_png):
@@ -182,7 +206,7 @@ def test_predict_blank_canvas_is_422_and_stores_nothing(client_in, shipped_versi
     response = _predict(client_in, blank_canvas)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "no_digit"
-    assert response.json()["error"]["message"]
+    assert response.json()["error"]["message"].startswith("No digit found")
     assert not Submission.objects.exists()
 
 
@@ -190,13 +214,8 @@ def test_predict_not_an_image_is_400(client_in, shipped_version, text_file):
     response = _predict(client_in, text_file.read_bytes(), name="notes.png")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_image"
+    assert "not an image" in response.json()["error"]["message"]
     assert not Submission.objects.exists()
-
-
-def test_predict_without_image_is_400(client_in, shipped_version):
-    response = client_in.post(reverse("recognizer:predict"), {"source": "canvas"})
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_image"
 
 
 def test_predict_too_large_is_413(client_in, shipped_version, canvas_one, settings):
@@ -207,18 +226,10 @@ def test_predict_too_large_is_413(client_in, shipped_version, canvas_one, settin
     assert not Submission.objects.exists()
 
 
-def test_predict_rejects_other_sources(client_in, shipped_version, canvas_one):
-    assert _predict(client_in, canvas_one, source="api").status_code == 400
-
-
 def test_predict_without_active_model_is_503(client_in, canvas_one):
     response = _predict(client_in, canvas_one)
     assert response.status_code == 503
-    assert response.json()["error"]["code"] == "unavailable"
-
-
-def test_predict_requires_post(client_in):
-    assert client_in.get(reverse("recognizer:predict")).status_code == 405
+    assert response.json()["error"]["code"] == "model_unavailable"
 
 
 def test_predict_requires_csrf(user, shipped_version, canvas_one):
@@ -228,7 +239,7 @@ def test_predict_requires_csrf(user, shipped_version, canvas_one):
     client.get(reverse("recognizer:draw"))  # sets the CSRF cookie, as the page does
     token = client.cookies["csrftoken"].value
     upload = SimpleUploadedFile("canvas.png", canvas_one, content_type="image/png")
-    response = client.post(reverse("recognizer:predict"), {"image": upload, "source": "canvas"}, HTTP_X_CSRFTOKEN=token)
+    response = client.post(PREDICTIONS, {"image": upload, "source": "canvas"}, HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 201
 
 
@@ -257,6 +268,25 @@ def test_upload_form_shows_errors_and_stores_nothing(client_in, shipped_version,
     assert b"not an image" in response.content
     assert client_in.post(reverse("recognizer:upload"), {}).status_code == 400
     assert not Submission.objects.exists()
+
+
+def test_upload_form_refuses_an_undocumented_format(client_in, shipped_version, digit_png):
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.open(digit_png).save(buffer, format="PPM")
+    upload = SimpleUploadedFile("seven.ppm", buffer.getvalue(), content_type="image/x-portable-pixmap")
+    response = client_in.post(reverse("recognizer:upload"), {"image": upload})
+    assert response.status_code == 415
+    assert b"PPM images are not accepted" in response.content
+    assert not Submission.objects.exists()
+
+
+def test_upload_form_without_a_model_says_so(client_in, digit_png):
+    upload = SimpleUploadedFile("seven.png", digit_png.read_bytes(), content_type="image/png")
+    response = client_in.post(reverse("recognizer:upload"), {"image": upload})
+    assert response.status_code == 503
+    assert b"bootstrap" in response.content or b"not available" in response.content
 
 
 def test_upload_form_too_large(client_in, shipped_version, digit_png, settings):
@@ -336,28 +366,35 @@ def test_detail_of_another_users_submission_is_404(client_in):
 # --------------------------------------------------------------------------- corrections
 
 
-def _correct(client, submission, digit, json=True):
-    headers = {"HTTP_ACCEPT": "application/json"} if json else {}
-    return client.post(reverse("recognizer:submission-correct", args=[submission.pk]), {"digit": digit}, **headers)
+def _correct(client, submission, digit):
+    """The correction form without JavaScript."""
+    return client.post(reverse("recognizer:submission-correct", args=[submission.pk]), {"digit": digit})
+
+
+def _correct_api(client, submission, digit, **extra):
+    """What the page script sends."""
+    url = f"{PREDICTIONS}{submission.pk}/correction/"
+    return client.put(url, {"true_digit": digit}, content_type="application/json", **extra)
 
 
 def test_correction_sets_and_changes_state(client_in, user):
     submission = SubmissionFactory(user=user, predicted_digit=4)
-    response = _correct(client_in, submission, 9)
+    response = _correct_api(client_in, submission, 9)
     assert response.status_code == 200
     assert response.json()["corrected_digit"] == 9 and response.json()["digit"] == 4
     submission.refresh_from_db()
     assert submission.corrected_digit == 9 and submission.corrected_by == user
-    assert _correct(client_in, submission, 4).json()["corrected_digit"] == 4  # confirm, changing the answer
+    assert _correct_api(client_in, submission, 4).json()["corrected_digit"] == 4  # confirm, changing the answer
     submission.refresh_from_db()
     assert submission.corrected_digit == 4
     page = client_in.get(reverse("recognizer:submission-detail", args=[submission.pk])).content.decode()
     assert "Confirmed as 4" in page
+    assert f'data-submission-id="{submission.pk}"' in page and 'data-corrected-digit="4"' in page
 
 
 def test_correction_form_post_redirects(client_in, user):
     submission = SubmissionFactory(user=user, predicted_digit=4)
-    response = _correct(client_in, submission, 1, json=False)
+    response = _correct(client_in, submission, 1)
     assert response.status_code == 302
     assert response["Location"] == reverse("recognizer:submission-detail", args=[submission.pk])
     page = client_in.get(response["Location"]).content.decode()
@@ -368,8 +405,11 @@ def test_correction_form_post_redirects(client_in, user):
 def test_correction_validates_digit(client_in, user, digit):
     submission = SubmissionFactory(user=user)
     response = _correct(client_in, submission, digit)
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_digit"
+    assert response.status_code == 400  # the error page, from the one page mapping of the hierarchy
+    assert "Choose a digit from 0 to 9." in response.content.decode()
+    assert 'data-error-code="invalid_digit"' in response.content.decode()
+    response = _correct_api(client_in, submission, digit)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
     submission.refresh_from_db()
     assert submission.corrected_digit is None
 
@@ -377,6 +417,7 @@ def test_correction_validates_digit(client_in, user, digit):
 def test_correction_of_another_users_submission_is_404(client_in):
     other = SubmissionFactory()
     assert _correct(client_in, other, 3).status_code == 404
+    assert _correct_api(client_in, other, 3).status_code == 404
     other.refresh_from_db()
     assert other.corrected_digit is None
 
@@ -391,8 +432,10 @@ def test_correction_requires_csrf(user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     assert _correct(client, submission, 3).status_code == 403
-    submission.refresh_from_db()
-    assert submission.corrected_digit is None
+    assert _correct_api(client, submission, 3).status_code == 403
+    client.get(reverse("recognizer:submission-detail", args=[submission.pk]))
+    token = client.cookies["csrftoken"].value
+    assert _correct_api(client, submission, 3, HTTP_X_CSRFTOKEN=token).status_code == 200
 
 
 # --------------------------------------------------------------------------- images

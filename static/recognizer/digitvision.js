@@ -1,4 +1,6 @@
 // DigitVision page script: the drawing pad, uploads and the shared result panel. No build step, no dependencies.
+// It talks to the public API (/api/v1/, session cookie + CSRF token), so the pages follow the API's rules and
+// error shape; elements are found by the script's own classes and data- hooks, never by test ids.
 
 const EXPORT_SIZE = 280; // the canvas is exported at 280x280 px, whatever its size on screen
 const AUTO_PREDICT_DELAY_MS = 250;
@@ -8,11 +10,16 @@ function csrfToken() {
   return meta ? meta.content : "";
 }
 
-async function postForm(url, formData, signal) {
+// One API call: FormData goes as multipart, anything else as JSON. Resolves to the answer's JSON; rejects with
+// an Error carrying the API's error code and message.
+async function callApi(url, { method = "POST", body, signal } = {}) {
+  const headers = { "X-CSRFToken": csrfToken(), Accept: "application/json" };
+  const isForm = body instanceof FormData;
+  if (!isForm) headers["Content-Type"] = "application/json";
   const response = await fetch(url, {
-    method: "POST",
-    body: formData,
-    headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    method,
+    body: isForm ? body : JSON.stringify(body),
+    headers,
     credentials: "same-origin",
     signal,
   });
@@ -35,6 +42,14 @@ function percent(p) {
   return (p * 100).toFixed(1) + "%";
 }
 
+// A page URL rendered with 0 for the id (e.g. /submissions/0/input/), for submission `id`.
+function withId(template, id) {
+  return template
+    .split("/")
+    .map((part) => (part === "0" ? String(id) : part))
+    .join("/");
+}
+
 // ------------------------------------------------------------------ result panel
 
 class ResultPanel {
@@ -42,6 +57,7 @@ class ResultPanel {
     this.root = root;
     this.q = (sel) => root.querySelector(sel);
     this.form = this.q("[data-correction-form]");
+    this.apiUrl = root.dataset.apiUrl; // POST here to predict; {id}/correction/ to correct
     this.submission = null;
     this.form.addEventListener("submit", (event) => this.onCorrect(event));
   }
@@ -67,10 +83,10 @@ class ResultPanel {
 
   show(s) {
     this.submission = s;
-    this.q('[data-testid="prediction-digit"]').textContent = String(s.digit);
-    this.q('[data-testid="prediction-confidence"]').textContent = percent(s.confidence);
-    this.q("[data-result-input]").src = s.input_image_url;
-    this.q("[data-result-detail]").href = s.detail_url;
+    this.q(".result-digit").textContent = String(s.digit);
+    this.q(".result-confidence").textContent = percent(s.confidence);
+    this.q("[data-result-input]").src = withId(this.root.dataset.inputUrl, s.id);
+    this.q("[data-result-detail]").href = withId(this.root.dataset.detailUrl, s.id);
     this.root.querySelectorAll("[data-result-probs] li").forEach((li) => {
       const d = Number(li.dataset.digit);
       const p = s.probabilities[d] ?? 0;
@@ -78,7 +94,7 @@ class ResultPanel {
       li.querySelector(".probs-value").textContent = percent(p);
       li.classList.toggle("top", d === s.digit);
     });
-    this.form.action = s.correct_url;
+    this.form.action = withId(this.root.dataset.correctUrl, s.id); // only used without the script
     this.q("[data-confirm-button]").value = String(s.digit);
     this.showCorrection(s);
     this.setState("ready");
@@ -99,15 +115,13 @@ class ResultPanel {
     event.preventDefault();
     const button = event.submitter;
     if (!button || button.value === "") return;
-    const url = this.form.getAttribute("action");
-    if (!url) return;
-    const data = new FormData();
-    data.append("digit", button.value);
+    if (!this.submission || !this.submission.id) return;
+    const url = `${this.apiUrl}${this.submission.id}/correction/`;
     const state = this.q("[data-correction-state]");
     try {
-      const s = await postForm(url, data);
-      // The detail page is rendered by the server and has no JSON yet: keep what the panel shows.
-      this.submission = { ...(this.submission || {}), ...s };
+      const s = await callApi(url, { method: "PUT", body: { true_digit: Number(button.value) } });
+      // The detail page was rendered by the server: keep what the panel shows, take the correction.
+      this.submission = { ...this.submission, ...s };
       this.showCorrection(this.submission);
     } catch (error) {
       state.textContent = `Could not save: ${error.message}`;
@@ -249,8 +263,8 @@ class Predictor {
   // before it, so History holds one submission per drawing. A request already sent cannot be taken back
   // (the server may store it although the page stopped listening), so a newer image of the drawing waits
   // for the one in flight and then replaces what it stored; of several waiting images only the newest goes.
-  constructor(url, panel) {
-    this.url = url;
+  constructor(panel) {
+    this.url = panel.apiUrl;
     this.panel = panel;
     this.controller = null;
     this.inFlight = Promise.resolve(); // the drawing's request on its way, settled once it is answered
@@ -267,7 +281,7 @@ class Predictor {
     data.append("source", source);
     this.panel.loading();
     try {
-      const s = await postForm(this.url, data, controller.signal);
+      const s = await callApi(this.url, { body: data, signal: controller.signal });
       if (controller.signal.aborted) return;
       this.show(s, startedAt);
     } catch (error) {
@@ -285,12 +299,16 @@ class Predictor {
     this.inFlight = this.inFlight.then(async () => {
       if (revision !== this.revision || drawing !== this.drawing) return; // superseded while waiting
       const previous = this.panel.submission;
-      const data = new FormData();
-      data.append("image", blob, "canvas.png");
-      data.append("source", "canvas");
-      if (previous && previous.id && previous.corrected_digit == null) data.append("replaces", String(previous.id));
+      const replaces = previous && previous.id && previous.corrected_digit == null ? previous.id : null;
       try {
-        const s = await postForm(this.url, data);
+        let s;
+        try {
+          s = await callApi(this.url, { body: this.canvasForm(blob, replaces) });
+        } catch (error) {
+          // Corrected (or deleted elsewhere) while this image was on its way: that one stays, this one is new.
+          if (replaces === null || error.code !== "not_replaceable") throw error;
+          s = await callApi(this.url, { body: this.canvasForm(blob, null) });
+        }
         if (drawing !== this.drawing) return; // the drawing was cleared: its last submission stays as it is
         if (revision === this.revision) this.show(s, startedAt);
         else this.panel.submission = s; // not shown (a newer image is coming), but that one replaces it
@@ -299,6 +317,14 @@ class Predictor {
       }
     });
     return this.inFlight;
+  }
+
+  canvasForm(blob, replaces) {
+    const data = new FormData();
+    data.append("image", blob, "canvas.png");
+    data.append("source", "canvas");
+    if (replaces !== null) data.append("replaces", String(replaces));
+    return data;
   }
 
   // The drawing changed (undo): an answer on its way is kept for replacing, not shown.
@@ -320,8 +346,8 @@ class Predictor {
 
 function initDrawPage(page) {
   const panel = new ResultPanel(document.querySelector("[data-result-panel]"));
-  const predictor = new Predictor(page.dataset.predictUrl, panel);
-  const canvas = page.querySelector('[data-testid="draw-canvas"]');
+  const predictor = new Predictor(panel);
+  const canvas = page.querySelector(".draw-canvas");
   const hint = page.querySelector("[data-canvas-hint]");
   const slider = page.querySelector("[data-stroke-width]");
   let timer = null;
@@ -375,10 +401,10 @@ function initDrawPage(page) {
 
 function initUploadPage(page) {
   const panel = new ResultPanel(document.querySelector("[data-result-panel]"));
-  const predictor = new Predictor(page.dataset.predictUrl, panel);
+  const predictor = new Predictor(panel);
   const maxBytes = Number(page.dataset.maxBytes);
   const form = page.querySelector("[data-upload-form]");
-  const input = page.querySelector('[data-testid="upload-input"]');
+  const input = page.querySelector(".upload-input");
   const zone = page.querySelector("[data-dropzone]");
   const preview = page.querySelector("[data-upload-preview]");
   const text = page.querySelector("[data-dropzone-text]");
@@ -445,8 +471,13 @@ function initUploadPage(page) {
 
 function initDetailPage(panelRoot) {
   const panel = new ResultPanel(panelRoot);
-  const digit = panelRoot.querySelector('[data-testid="prediction-digit"]').textContent.trim();
-  panel.submission = { digit: Number(digit), corrected_digit: null };
+  const { submissionId, digit, correctedDigit } = panelRoot.dataset;
+  if (!submissionId) return;
+  panel.submission = {
+    id: Number(submissionId),
+    digit: Number(digit),
+    corrected_digit: correctedDigit === "" || correctedDigit === undefined ? null : Number(correctedDigit),
+  };
 }
 
 const drawPage = document.querySelector("[data-draw-page]");

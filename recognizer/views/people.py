@@ -1,0 +1,151 @@
+"""The people's pages: draw, upload, history, a submission's detail, correction, deletion and images."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from recognizer.exceptions import DigitVisionError, InvalidCorrectionError
+from recognizer.forms import ACCEPTED_IMAGE_TYPES, CorrectionForm, HistoryFilterForm, UploadForm
+from recognizer.image_responses import private_file_response, private_preview_response
+from recognizer.models import Submission
+from recognizer.request_images import read_uploaded_file
+from recognizer.selectors import submission_get_for_user, submission_get_visible_to, submission_list_for_user
+from recognizer.services import submission_correct, submission_create, submission_delete
+from recognizer.views.errors import refusal_response
+
+HISTORY_PAGE_SIZE = 24
+
+
+def _percent(p: float) -> str:
+    return f"{p * 100:.1f}%"
+
+
+def result_panel_context(submission: Submission | None = None) -> dict:
+    """Context of templates/recognizer/_result_panel.html: filled for a submission, else empty for the script."""
+    probabilities = submission.probabilities if submission else [0.0] * 10
+    top = submission.predicted_digit if submission else None
+    return {
+        "submission": submission,
+        "confidence_text": _percent(submission.confidence) if submission else "",
+        "prob_rows": [
+            {"digit": d, "text": _percent(p) if submission else "", "width": f"{p * 100:.2f}%", "top": d == top}
+            for d, p in enumerate(probabilities)
+        ],
+        "digits": range(10),
+    }
+
+
+def _page_context(**extra) -> dict:
+    return {
+        "max_upload_bytes": settings.DIGITVISION_MAX_UPLOAD_BYTES,
+        "accept": ACCEPTED_IMAGE_TYPES,
+        **result_panel_context(),
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+def draw(request: HttpRequest) -> HttpResponse:
+    """The drawing pad; its script sends each drawing to POST /api/v1/predictions/."""
+    return render(request, "recognizer/draw.html", _page_context(active="draw"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    """The upload page; its script uses the API, and its form works without JavaScript (POST, then the result)."""
+    form = UploadForm(request.POST or None, request.FILES or None)
+    template = "recognizer/upload.html"
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, template, _page_context(active="upload", form=form), status=400)
+        try:
+            image_bytes = read_uploaded_file(form.cleaned_data["image"])
+            submission = submission_create(user=request.user, image_bytes=image_bytes, source=Submission.Source.UPLOAD)
+        except DigitVisionError as exc:
+            # Shown beside the file field, so the person can pick another at once.
+            form.add_error("image", str(exc))
+            return refusal_response(request, exc, template, _page_context(active="upload", form=form))
+        return redirect("recognizer:submission-detail", pk=submission.pk)
+    return render(request, template, _page_context(active="upload", form=form))
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    filter_form = HistoryFilterForm(request.GET)
+    submissions = submission_list_for_user(user=request.user, **filter_form.filters())
+    page = Paginator(submissions, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "recognizer/history.html", {"active": "history", "filter_form": filter_form, "page_obj": page}
+    )
+
+
+def _own_submission_or_404(request: HttpRequest, pk: int) -> Submission:
+    """Another person's submission is a 404, never a 403 that would reveal it exists."""
+    try:
+        return submission_get_for_user(user=request.user, submission_id=pk)
+    except Submission.DoesNotExist as exc:
+        raise Http404("No such submission.") from exc
+
+
+@login_required
+@require_GET
+def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = _own_submission_or_404(request, pk)
+    return render(request, "recognizer/detail.html", {"active": "history", **result_panel_context(submission)})
+
+
+@login_required
+@require_POST
+def submission_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The correction form without JavaScript (the page script uses PUT /api/v1/predictions/{id}/correction/)."""
+    submission = _own_submission_or_404(request, pk)
+    form = CorrectionForm(request.POST)
+    if not form.is_valid():
+        raise InvalidCorrectionError()
+    submission_correct(submission=submission, user=request.user, digit=form.cleaned_data["digit"])
+    return redirect("recognizer:submission-detail", pk=submission.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks to confirm (no script needed); POST deletes the submission and its images for good."""
+    submission = _own_submission_or_404(request, pk)
+    if request.method == "POST":
+        submission_delete(submission=submission)
+        messages.success(request, f"Submission #{pk} has been deleted.")
+        return redirect("recognizer:history")
+    return render(request, "recognizer/delete.html", {"active": "history", "submission": submission})
+
+
+def _visible_submission_or_404(request: HttpRequest, pk: int) -> Submission:
+    """The person's own submission, or any for staff; otherwise a 404."""
+    try:
+        return submission_get_visible_to(user=request.user, submission_id=pk)
+    except Submission.DoesNotExist as exc:
+        raise Http404("No such submission.") from exc
+
+
+@login_required
+@require_GET
+def submission_image(request: HttpRequest, pk: int) -> FileResponse:
+    return private_file_response(_visible_submission_or_404(request, pk).image)
+
+
+@login_required
+@require_GET
+def submission_preview(request: HttpRequest, pk: int) -> FileResponse:
+    return private_preview_response(_visible_submission_or_404(request, pk))
+
+
+@login_required
+@require_GET
+def submission_input(request: HttpRequest, pk: int) -> FileResponse:
+    return private_file_response(_visible_submission_or_404(request, pk).input_image)
