@@ -30,6 +30,7 @@ def submission_list_for_user(
 ) -> QuerySet[Submission]:
     """A person's own submissions. ``digit`` filters on the true digit (the correction if any, else the prediction)."""
     if order not in _ORDERINGS:
+        # A programming error, not a client's: the history form and the API's filter offer only these orders.
         raise ValueError(f"unknown order {order!r}: choose one of {', '.join(_ORDERINGS)}")
     qs = Submission.objects.filter(user=user).select_related("model_version")
     if digit is not None:

@@ -10,10 +10,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 from scipy import ndimage
 
-from ml.preprocess import MAX_PIXELS, ImageDecodeError, Preprocessed, preprocess, preprocess_ink
+from ml.preprocess import (
+    MAX_PIXELS,
+    ImageDecodeError,
+    ImageFormatError,
+    ImageTooLargeError,
+    Preprocessed,
+    decode_image,
+    model_input_png,
+    preprocess,
+    preprocess_ink,
+)
 from ml.tests.drawing import (
     DIGITS,
     blurred_lowres,
@@ -461,8 +471,54 @@ def test_bomb_beyond_max_pixels_is_refused():
 
 @pytest.mark.parametrize("side", [20_000, 100_000])
 def test_declared_huge_size_is_refused_before_decoding(side):
-    with pytest.raises(ImageDecodeError, match="too large"):
+    with pytest.raises(ImageTooLargeError, match="too large"):
         preprocess(_png_declaring(side, side))
+
+
+def test_a_decoded_image_is_never_decoded_again():
+    """decode_image is the one decode: its result keeps the source's format and passes through untouched."""
+    decoded = decode_image(black_on_white_rgb_jpeg("7"))
+    assert decoded.format == "JPEG" and not isinstance(decoded, ImageFile.ImageFile)
+    assert decode_image(decoded) is decoded
+    assert preprocess(decoded).image == pytest.approx(preprocess(black_on_white_rgb_jpeg("7")).image)
+
+
+def test_formats_outside_the_accepted_ones_are_refused_from_the_header():
+    with pytest.raises(ImageFormatError) as excinfo:
+        decode_image(black_on_white_rgb_jpeg("7"), formats={"PNG"})
+    assert excinfo.value.format == "JPEG" and isinstance(excinfo.value, ImageDecodeError)
+    assert decode_image(clean_png("7"), formats={"PNG"}).format == "PNG"
+
+
+def test_model_input_png_is_the_28x28_input_in_8_bits():
+    image = np.zeros((28, 28), dtype=np.float32)
+    image[4:24, 13:15] = 1.0
+    with Image.open(io.BytesIO(model_input_png(image))) as png:
+        assert (png.format, png.mode, png.size) == ("PNG", "L", (28, 28))
+        assert np.array_equal(np.asarray(png), (image * 255).astype(np.uint8))
+
+
+def test_heic_is_read_without_django(tmp_path):
+    """ml's own entry points read iPhone photos: decoding registers the HEIF opener itself, not an import."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ml.preprocess import register_image_formats
+
+    register_image_formats()
+    heic = tmp_path / "seven.heic"
+    Image.open(io.BytesIO(black_on_white_rgb_jpeg("7"))).save(heic, format="HEIF")
+    script = (
+        "import sys; from ml.preprocess import preprocess; r = preprocess(sys.argv[1]); "
+        "assert not r.no_digit, r.reason; assert 'django' not in sys.modules; print('ok')"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": "/tmp"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(heic)], cwd=root, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.stdout.strip() == "ok", result.stderr
 
 
 def test_huge_image_within_limit_works():

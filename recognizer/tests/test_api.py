@@ -200,6 +200,45 @@ class TestPredict:
         response = token_client.generic("POST", PREDICTIONS, '{"image": ', content_type="application/json")
         assert_error(response, 400, "parse_error")
 
+    def test_replaces_deletes_the_earlier_prediction_of_a_drawing(
+        self, token_client, shipped_version, canvas_one, canvas_seven, media_root, django_capture_on_commit_callbacks
+    ):
+        first = token_client.post(PREDICTIONS, {"image": b64(canvas_one), "source": "canvas"}, format="json").json()
+        with django_capture_on_commit_callbacks(execute=True):
+            second = token_client.post(
+                PREDICTIONS, {"image": b64(canvas_seven), "replaces": first["id"]}, format="json"
+            )
+        assert second.status_code == 201, second.content
+        assert list(Submission.objects.values_list("pk", flat=True)) == [second.json()["id"]]
+        with django_capture_on_commit_callbacks(execute=True):
+            third = token_client.post(
+                PREDICTIONS, {"image": upload(canvas_one), "replaces": str(second.json()["id"])}, format="multipart"
+            )
+        assert list(Submission.objects.values_list("pk", flat=True)) == [third.json()["id"]]
+        assert len(stored_files(media_root)) == 2
+
+    def test_replaces_refuses_what_is_not_yours_to_replace(
+        self, token_client, user, shipped_version, canvas_one, others_submission, media_root
+    ):
+        corrected = SubmissionFactory(user=user, corrected_digit=2)
+        before = stored_files(media_root)
+        for replaces in (corrected.pk, others_submission.pk, 999_999):
+            response = token_client.post(PREDICTIONS, {"image": b64(canvas_one), "replaces": replaces}, format="json")
+            assert_error(response, 409, "not_replaceable")
+        for replaces in ("seven", 0, -3):
+            response = token_client.post(PREDICTIONS, {"image": b64(canvas_one), "replaces": replaces}, format="json")
+            assert "replaces" in assert_error(response, 400, "invalid")["details"]
+        assert Submission.objects.count() == 2 and stored_files(media_root) == before
+
+    def test_an_undocumented_format_is_415(self, token_client, shipped_version, digit_png, media_root):
+        buffer = io.BytesIO()
+        Image.open(digit_png).save(buffer, format="TGA")
+        error = assert_error(
+            token_client.post(PREDICTIONS, {"image": b64(buffer.getvalue())}, format="json"), 415, "unsupported_format"
+        )
+        assert error["details"] == {"format": "TGA"}
+        assert not Submission.objects.exists() and stored_files(media_root) == []
+
     def test_no_active_model_is_503(self, token_client, db, canvas_one):
         ModelVersionFactory(is_active=False)
         assert_error(
@@ -527,8 +566,12 @@ class TestDocs:
         } <= set(schema["paths"])
         create = schema["paths"]["/api/v1/predictions/"]["post"]
         assert {"multipart/form-data", "application/json"} <= set(create["requestBody"]["content"])
-        assert {"201", "400", "401", "413", "415", "422", "429"} <= set(create["responses"])
+        assert {"201", "400", "401", "409", "413", "415", "422", "429"} <= set(create["responses"])
         assert create["responses"]["201"]["content"]["application/json"]["examples"]
+        for body in create["requestBody"]["content"].values():  # `replaces`, documented for both body types
+            ref = body["schema"]["$ref"].rsplit("/", 1)[-1]
+            replaces = schema["components"]["schemas"][ref]["properties"]["replaces"]
+            assert replaces["type"] == "integer" and "not_replaceable" in replaces["description"]
 
     def test_docs_page_needs_no_cdn(self, api_client, db):
         response = api_client.get("/api/docs/")
