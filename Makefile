@@ -41,24 +41,26 @@ run: migrate mnist
 
 fetch-mnist: mnist
 
-train: install
+train: install mnist
 	$(PY) -m ml.train
 
 # Accuracy (tensors, full pipeline, robustness suite), calibration, latency, throughput of the shipped model.
-bench: install
+bench: install mnist
 	$(PY) -m bench.accuracy
 
 # Retraining from 200 simulated corrections in one handwriting style; candidates go to a temp dir, the figures
 # to bench/results/retrain.json.
-bench-retrain: install
+bench-retrain: install mnist
 	$(PY) -m bench.retrain
 
 lint: install
 	$(VENV)/bin/ruff check .
 
-# MNIST test digits as PNG files through `manage.py predict`, the command-line contract, end to end.
+# MNIST test digits as PNG files through `manage.py predict` (the active model version, as the site serves),
+# the command-line contract, end to end.
 BENCH_PNGS := /tmp/digitvision-mnist-test-pngs
-bench-cli: install
+bench-cli: migrate mnist
+	$(PY) manage.py bootstrap
 	rm -rf $(BENCH_PNGS)
 	$(PY) -m bench.accuracy --export-test-pngs $(BENCH_PNGS)
 	$(PY) manage.py predict --json $(BENCH_PNGS)/*.png > $(BENCH_PNGS)/predictions.jsonl
@@ -66,7 +68,7 @@ bench-cli: install
 
 # One whole TrainingRun (database, files, services) on 200 simulated corrections, in a throwaway database.
 BENCH_RUN_DIR := /tmp/digitvision-bench-training-run
-bench-training-run: install
+bench-training-run: install mnist
 	rm -rf $(BENCH_RUN_DIR) && mkdir -p $(BENCH_RUN_DIR)
 	DATABASE_URL=sqlite:///$(BENCH_RUN_DIR)/db.sqlite3 MEDIA_ROOT=$(BENCH_RUN_DIR)/media sh -c '\
 		$(PY) manage.py migrate -v0 && $(PY) manage.py bootstrap && \
@@ -86,7 +88,7 @@ bench-load: install
 # Memory: RSS of one gunicorn worker over 6,000 predictions and of a Celery worker over 3 retrainings (Redis
 # broker, throwaway PostgreSQL database); fails if either keeps growing over the second half.
 BENCH_MEMORY_DB := digitvision_bench_memory
-bench-memory: install
+bench-memory: install mnist
 	dropdb --if-exists -h 127.0.0.1 -U postgres $(BENCH_MEMORY_DB) && createdb -h 127.0.0.1 -U postgres $(BENCH_MEMORY_DB)
 	rm -rf /tmp/digitvision-bench-memory && mkdir -p /tmp/digitvision-bench-memory
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_MEMORY_DB) MEDIA_ROOT=/tmp/digitvision-bench-memory \
