@@ -86,12 +86,17 @@ def history(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _own_submission_or_404(request: HttpRequest, pk: int) -> Submission:
-    """Another person's submission is a 404, never a 403 that would reveal it exists."""
+def _submission_or_404(select, request: HttpRequest, pk: int) -> Submission:
+    """The submission ``select`` lets the person have; anything else is a 404, never a 403 that would reveal
+    that another person's submission exists."""
     try:
-        return submission_get_for_user(user=request.user, submission_id=pk)
+        return select(user=request.user, submission_id=pk)
     except Submission.DoesNotExist as exc:
         raise Http404("No such submission.") from exc
+
+
+def _own_submission_or_404(request: HttpRequest, pk: int) -> Submission:
+    return _submission_or_404(submission_get_for_user, request, pk)
 
 
 @login_required
@@ -126,11 +131,8 @@ def submission_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _visible_submission_or_404(request: HttpRequest, pk: int) -> Submission:
-    """The person's own submission, or any for staff; otherwise a 404."""
-    try:
-        return submission_get_visible_to(user=request.user, submission_id=pk)
-    except Submission.DoesNotExist as exc:
-        raise Http404("No such submission.") from exc
+    """The person's own submission, or any for staff (their images)."""
+    return _submission_or_404(submission_get_visible_to, request, pk)
 
 
 @login_required
