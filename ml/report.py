@@ -22,9 +22,10 @@ Kind = Literal["fraction", "count", "calibration", "temperature", "points", "epo
 Better = Literal["higher", "lower", ""]
 
 
-def figure(label: str, kind: Kind, better: Better = "", default: Any = None) -> Any:
-    """A dataclass field carrying its label, its kind and which direction is better."""
-    return field(default=default, metadata={"label": label, "kind": kind, "better": better})
+def figure(label: str, kind: Kind, better: Better = "", *, change: bool = False) -> Any:
+    """A dataclass field (default None) carrying its label, its kind, which direction is better, and whether
+    the value is itself a change (candidate - active)."""
+    return field(default=None, metadata={"label": label, "kind": kind, "better": better, "change": change})
 
 
 def figure_fields(cls) -> list:
@@ -266,11 +267,11 @@ class DigitChange:
     test_count: int | None = figure("Test count", "count")
     test_recall_active: float | None = figure("Test recall active", "fraction", "higher")
     test_recall_candidate: float | None = figure("Test recall candidate", "fraction", "higher")
-    test_recall_change_pts: float | None = figure("Test recall change", "points", "higher")
+    test_recall_change_pts: float | None = figure("Test recall change", "points", "higher", change=True)
     holdout_count: int | None = figure("Holdout count", "count")
     holdout_correct_active: int | None = figure("Holdout correct active", "count", "higher")
     holdout_correct_candidate: int | None = figure("Holdout correct candidate", "count", "higher")
-    holdout_change: int | None = figure("Holdout change", "count", "higher")
+    holdout_change: int | None = figure("Holdout change", "count", "higher", change=True)
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -2,7 +2,6 @@
 
 from collections.abc import Callable
 from functools import wraps
-from numbers import Real
 from pathlib import Path
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from ml.report import DigitChange, ModelFigures, ModelMetrics, figure_fields
 from recognizer.exceptions import ModelWeightsError, TrainingError
 from recognizer.forms import CorrectionForm, CorrectionReviewFilterForm
 from recognizer.image_responses import private_file_response
@@ -29,47 +29,12 @@ from recognizer.selectors import (
     training_run_list,
 )
 from recognizer.services import model_version_rollback, submission_correct, submission_set_training_use
-from recognizer.services.training import training_run_cancel, training_run_fail_stale, training_run_start
+from recognizer.services.training_runs import training_run_cancel, training_run_start
 
 RECENT_RUNS = 10
 CORRECTIONS_PAGE_SIZE = 48
-# Metrics shown on the Models page for each version: label, then the report keys that may hold it (first wins).
-# The shipped model's report (ml.train) and a retrained one's (ml.retrain) name them differently.
-VERSION_METRICS = [
-    ("MNIST test", ("test_accuracy", "mnist_test_accuracy")),
-    ("holdout", ("holdout_accuracy",)),
-    ("validation", ("val_accuracy",)),
-    ("ECE", ("test_ece_after_scaling", "ece")),
-]
-# Figures of a run's reports and per-digit columns in the order the page lists them (ml.retrain's names, then the
-# older short ones); any other figure follows, by name.
-METRIC_ORDER = [
-    "mnist_test_accuracy",
-    "mnist_test_correct",
-    "mnist_test_total",
-    "mnist_test_ece",
-    "holdout_accuracy",
-    "holdout_correct",
-    "holdout_total",
-    "val_accuracy",
-    "ece",
-    "temperature",
-]
-PER_CLASS_ORDER = [
-    "digit",
-    "active",
-    "candidate",
-    "change",
-    "test_count",
-    "test_recall_active",
-    "test_recall_candidate",
-    "test_recall_change_pts",
-    "holdout_count",
-    "holdout_correct_active",
-    "holdout_correct_candidate",
-    "holdout_change",
-]
-_WORDS = {"mnist": "MNIST", "ece": "ECE", "pts": ""}
+# The ModelMetrics fields shown on the Models page for each version, in this order (labels come with them).
+VERSION_METRICS = ("test_accuracy", "holdout_accuracy", "val_accuracy", "test_ece_after_scaling")
 
 
 def staff_required(view: Callable) -> Callable:
@@ -85,117 +50,97 @@ def staff_required(view: Callable) -> Callable:
 
 
 # --------------------------------------------------------------------------- formatting figures
+# Each figure's field in ml.report says how it reads (kind), which way is better, and whether it is a change.
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
-
-
-def _is_fraction(key: str) -> bool:
-    # Accuracies are stored as fractions in [0, 1]: shown as percentages, their changes in percentage points.
-    return "accuracy" in key or key.endswith("_rate")
-
-
-def format_figure(key: str, value) -> str:
-    if not _is_number(value):
-        return "—" if value is None else str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if _is_fraction(key):
+def format_figure(kind: str, value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    if kind == "fraction":  # accuracies are stored as fractions in [0, 1]
         return f"{value * 100:.2f}%"
+    if kind in ("count", "epoch", "run"):
+        return f"{int(value):,}"
+    if kind == "points":
+        return f"{value:.2f} pp"
     return f"{value:.4f}"
 
 
-def format_change(key: str, change) -> str:
-    if not _is_number(change):
+def format_change(kind: str, change) -> str:
+    if change is None:
         return ""
     if change == 0:
         return "no change"
-    if isinstance(change, int):
-        return f"{change:+,}"
-    if _is_fraction(key):
+    if kind == "fraction":
         return f"{change * 100:+.2f} pp"
+    if kind == "points":  # already in percentage points
+        return f"{change:+.2f} pp"
+    if kind in ("count", "epoch", "run"):
+        return f"{int(change):+,}"
     return f"{change:+.4f}"
 
 
-def _label(key: str) -> str:
-    words = [_WORDS.get(word, word) for word in key.split("_")]
-    text = " ".join(word for word in words if word)
-    return text[:1].upper() + text[1:]
-
-
-def _trend(key: str, change) -> str:
-    """Whether a change of the figure ``key`` is "better" or "worse" (or neither: a count), so the page colours it."""
-    if not _is_number(change) or change == 0:
+def trend(better: str, change) -> str:
+    """ "better" or "worse" for a change of a figure, so the page colours it; "" for neither (a count, no change)."""
+    if not better or change is None or change == 0:
         return ""
-    if any(word in key for word in ("accuracy", "correct", "recall")):
-        return "better" if change > 0 else "worse"
-    if any(word in key for word in ("ece", "loss", "error")):
-        return "better" if change < 0 else "worse"
-    return ""
+    return "better" if (change > 0) == (better == "higher") else "worse"
 
 
-def _ordered(keys, first: list[str]) -> list[str]:
-    # JSON objects come back from PostgreSQL (jsonb) with their keys reordered: known keys first, then by name.
-    keys = set(keys)
-    return [k for k in first if k in keys] + sorted(keys - set(first))
-
-
-def metric_rows(active: dict, candidate: dict) -> list[dict]:
-    """One row per numeric figure in either report: active, candidate and the change (candidate - active)."""
-    numeric = [k for k in {*active, *candidate} if _is_number(active.get(k)) or _is_number(candidate.get(k))]
-    keys = _ordered(numeric, METRIC_ORDER)
+def metric_rows(active: ModelFigures, candidate: ModelFigures) -> list[dict]:
+    """One row per figure either model has: active, candidate and the change (candidate - active)."""
     rows = []
-    for key in keys:
-        a, c = active.get(key), candidate.get(key)
-        change = c - a if _is_number(a) and _is_number(c) else None
+    for f in figure_fields(ModelFigures):
+        a, c = getattr(active, f.name), getattr(candidate, f.name)
+        if a is None and c is None:
+            continue
+        kind, better = f.metadata["kind"], f.metadata["better"]
+        change = c - a if a is not None and c is not None else None
         rows.append(
             {
-                "key": key,
-                "label": _label(key),
-                "active": format_figure(key, a),
-                "candidate": format_figure(key, c),
-                "change": format_change(key, change),
-                "trend": _trend(key, change),
+                "key": f.name,
+                "label": f.metadata["label"],
+                "active": format_figure(kind, a),
+                "candidate": format_figure(kind, c),
+                "change": format_change(kind, change),
+                "trend": trend(better, change),
             }
         )
     return rows
 
 
-def _per_class_cell(column: str, value) -> dict:
-    # Per-class figures are recalls (fractions) or counts (ints); changes are higher-is-better.
-    if column == "digit":
-        return {"text": str(value), "trend": ""}
-    if "change" in column:
-        if column.endswith("_pts") and _is_number(value):  # already in percentage points
-            text = "no change" if value == 0 else f"{value:+.2f} pp"
-        else:
-            text = format_change("accuracy", value) or "—"
-        return {"text": text, "trend": _trend("accuracy", value)}
-    return {"text": format_figure("accuracy", value), "trend": ""}
+def _per_class_cell(f, value) -> dict:
+    kind, better = f.metadata["kind"], f.metadata["better"]
+    if f.metadata["change"]:
+        return {"text": format_change(kind, value) or "—", "trend": trend(better, value)}
+    return {"text": format_figure(kind, value), "trend": ""}
 
 
-def per_class_table(per_class: list) -> dict:
-    """Per-digit figures as a table whose columns are whatever keys the rows carry, "digit" first."""
-    rows = [row for row in per_class if isinstance(row, dict)]
-    columns = _ordered({key for row in rows for key in row}, PER_CLASS_ORDER)
+def per_class_table(per_class: list[DigitChange]) -> dict:
+    """Per-digit figures as a table: the digit, then every figure of DigitChange."""
+    columns = figure_fields(DigitChange)
     return {
-        "columns": [_label(c) for c in columns],
-        "rows": [[_per_class_cell(c, row.get(c)) for c in columns] for row in rows],
+        "columns": ["Digit", *(f.metadata["label"] for f in columns)],
+        "rows": [
+            [{"text": str(row.digit), "trend": ""}, *(_per_class_cell(f, getattr(row, f.name)) for f in columns)]
+            for row in per_class
+        ],
     }
 
 
-def _key_metrics(metrics: dict) -> list[tuple[str, str]]:
+def _key_metrics(metrics: ModelMetrics) -> list[tuple[str, str]]:
+    by_name = {f.name: f for f in figure_fields(ModelMetrics)}
     found = []
-    for label, keys in VERSION_METRICS:
-        key = next((k for k in keys if _is_number(metrics.get(k))), None)
-        if key is not None:
-            found.append((label, format_figure(key, metrics[key])))
+    for name in VERSION_METRICS:
+        value = getattr(metrics, name)
+        if value is not None:
+            found.append((by_name[name].metadata["label"], format_figure(by_name[name].metadata["kind"], value)))
     return found
 
 
 def _version_rows(versions) -> list[dict]:
-    return [{"version": v, "metrics": _key_metrics(v.metrics or {})} for v in versions]
+    return [{"version": v, "metrics": _key_metrics(ModelMetrics.from_dict(v.metrics))} for v in versions]
 
 
 def _duration(seconds: float | None) -> str:
@@ -266,7 +211,6 @@ def correction_digit_action(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_GET
 def models_page(request: HttpRequest) -> HttpResponse:
-    training_run_fail_stale()  # a run whose worker died shows as failed, and Retrain becomes available again
     current = training_run_current()
     return render(
         request,
@@ -288,7 +232,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
 def retrain(request: HttpRequest) -> HttpResponse:
     try:
         run = training_run_start(requested_by=request.user)
-    except TrainingError as exc:  # in progress, queue unavailable, or a race with a finishing run
+    except TrainingError as exc:  # not possible, in progress, queue unavailable, or a race with a finishing run
         messages.error(request, str(exc))
         return redirect("recognizer:staff-models")
     messages.success(request, f"Training run #{run.pk} is queued; this page follows its progress.")
@@ -327,8 +271,13 @@ def training_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "run": run,
             "api_url": _run_api_url(run),
             "duration": _duration(run.duration_seconds),
-            "metric_rows": metric_rows(run.active_metrics or {}, run.candidate_metrics or {}),
-            "per_class": per_class_table(run.per_class or []),
+            # Rows of any age read through ml.report's adapters (from_dict knows the unversioned shapes).
+            "metric_rows": metric_rows(
+                ModelFigures.from_dict(run.active_metrics), ModelFigures.from_dict(run.candidate_metrics)
+            ),
+            "per_class": per_class_table(
+                [DigitChange.from_dict(r) for r in run.per_class or [] if isinstance(r, dict)]
+            ),
             "plot_urls": [reverse("recognizer:training-run-plot", args=[run.pk, i]) for i in range(len(run.plots))],
             "verdict_class": {
                 TrainingRun.State.PROMOTED: "ok",

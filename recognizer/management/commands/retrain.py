@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recognizer.exceptions import TrainingError
 from recognizer.models import TrainingRun
-from recognizer.services.training import training_run_execute, training_run_start
+from recognizer.services.training_execution import training_run_execute
+from recognizer.services.training_runs import training_run_start
 
 # Exit status by final state: scripts can tell a promotion from a rejection from a failure.
 EXIT_CODES = {TrainingRun.State.PROMOTED: 0, TrainingRun.State.REJECTED: 1}
