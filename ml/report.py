@@ -238,8 +238,12 @@ class ModelFigures:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> ModelFigures:
-        # Unversioned rows (TrainingRun.*_metrics before schema 1) carry the same keys; missing ones read None.
-        return cls(**_known(cls, dict(data or {})))
+        # Unversioned rows (TrainingRun.*_metrics before schema 1) carry the same keys, but the oldest named the
+        # test ECE just "ece"; missing figures read None.
+        data = dict(data or {})
+        if "ece" in data:
+            data.setdefault("mnist_test_ece", data.pop("ece"))
+        return cls(**_known(cls, data))
 
 
 def model_figures(

@@ -61,7 +61,9 @@ def _messages(response) -> list[tuple[str, str]]:
     return [(m.level_tag, str(m)) for m in response.context["messages"]]
 
 
-def test_retrain_action_queues_one_run_then_reports_the_one_in_flight(admin_client, shipped_version):
+def test_retrain_action_queues_one_run_then_reports_the_one_in_flight(
+    admin_client, shipped_version, trainable_corrections
+):
     from recognizer.models import TrainingRun
 
     response = _action(admin_client, "retrain_now", shipped_version)
@@ -76,6 +78,14 @@ def test_retrain_action_queues_one_run_then_reports_the_one_in_flight(admin_clie
     assert TrainingRun.objects.count() == 1
     [(level, text)] = _messages(again)
     assert level == "error" and "already" in text
+
+
+def test_retrain_action_refuses_a_retraining_that_cannot_work(admin_client, shipped_version):
+    from recognizer.models import TrainingRun
+
+    [(level, text)] = _messages(_action(admin_client, "retrain_now", shipped_version))
+    assert level == "error" and "retraining cannot work: no corrections" in text
+    assert not TrainingRun.objects.exists()
 
 
 def test_rollback_action_makes_the_version_active_and_records_it(admin_client, untrained_checkpoint):

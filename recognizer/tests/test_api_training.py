@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from recognizer.models import ModelVersion, ModelVersionEvent, TrainingRun
 from recognizer.services import model_version_register
-from recognizer.tests.factories import ModelVersionFactory, UserFactory
+from recognizer.tests.factories import ModelVersionFactory, TrainingRunFactory, UserFactory
 from recognizer.tests.test_api import assert_error
 
 RUNS = "/api/v1/training-runs/"
@@ -36,7 +36,7 @@ class TestAccess:
 
 
 class TestStart:
-    def test_queues_a_run_and_answers_202(self, staff_api, staff, shipped_version):
+    def test_queues_a_run_and_answers_202(self, staff_api, staff, trainable_corrections):
         response = staff_api.post(RUNS)
         assert response.status_code == 202, response.content
         body = response.json()
@@ -50,14 +50,14 @@ class TestStart:
         assert staff_api.get(f"{RUNS}{run.pk}/").json()["state"] == "queued"
         assert [r["id"] for r in staff_api.get(RUNS).json()["results"]] == [run.pk]
 
-    def test_one_run_at_a_time(self, staff_api, shipped_version):
+    def test_one_run_at_a_time(self, staff_api, trainable_corrections):
         first = staff_api.post(RUNS).json()
         error = assert_error(staff_api.post(RUNS), 409, "training_in_progress")
         assert error["details"] == {"run": first["id"]}
         assert f"#{first['id']}" in error["message"]
         assert TrainingRun.objects.count() == 1
 
-    def test_cancel(self, staff_api, shipped_version):
+    def test_cancel(self, staff_api, trainable_corrections):
         run = staff_api.post(RUNS).json()
         cancelled = staff_api.post(f"{RUNS}{run['id']}/cancel/")
         assert cancelled.status_code == 200
@@ -65,18 +65,61 @@ class TestStart:
         assert_error(staff_api.post(f"{RUNS}{run['id']}/cancel/"), 409, "not_in_progress")
         assert staff_api.post(RUNS).status_code == 202  # the next run can start
 
+    def test_a_retraining_that_cannot_work_is_a_422_and_no_run(self, staff_api, shipped_version):
+        error = assert_error(staff_api.post(RUNS), 422, "training_not_possible")
+        assert "no corrections to learn from" in error["message"]
+        assert not TrainingRun.objects.exists()
+
+    def test_the_422_is_in_the_schema(self, staff_api):
+        import json
+
+        response = staff_api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+        schema = json.loads(response.content)
+        responses = schema["paths"][RUNS]["post"]["responses"]
+        assert "422" in responses and "training_not_possible" in responses["422"]["description"]
+
+
+class TestReading:
+    def test_listing_runs_writes_nothing(self, staff_api, staff, settings):
+        """Stale runs are failed by the beat task; a GET only reads."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        run = TrainingRunFactory(requested_by=staff)
+        TrainingRun.objects.filter(pk=run.pk).update(
+            created_at=timezone.now() - timedelta(seconds=settings.DIGITVISION_TRAINING_QUEUE_TIMEOUT + 1)
+        )
+        assert staff_api.get(RUNS).json()["results"][0]["state"] == "queued"
+        assert TrainingRun.objects.get(pk=run.pk).state == "queued"
+
+    def test_old_rows_come_out_in_the_current_shape(self, staff_api, staff):
+        """Figures written before ml.report's schema (unversioned, oldest per-digit names) keep their keys."""
+        run = TrainingRunFactory(
+            requested_by=staff,
+            candidate_metrics={"mnist_test_accuracy": 0.99, "holdout_total": 4},
+            active_metrics={"mnist_test_accuracy": 0.98, "holdout_total": 4},
+            per_class=[{"digit": 3, "active": 0.5, "candidate": 0.75, "change": 0.25}],
+        )
+        body = staff_api.get(f"{RUNS}{run.pk}/").json()
+        assert body["candidate_metrics"]["mnist_test_accuracy"] == 0.99 and body["candidate_metrics"]["schema"] == 1
+        assert body["active_metrics"]["holdout_total"] == 4 and body["active_metrics"]["val_accuracy"] is None
+        row = body["per_class"][0]
+        assert (row["digit"], row["test_recall_active"], row["test_recall_candidate"]) == (3, 0.5, 0.75)
+        assert row["test_recall_change_pts"] == 25.0
+
 
 @pytest.mark.django_db(transaction=True)
-def test_broker_down_is_a_clear_503_and_no_run_stays_queued(shipped_version, monkeypatch):
+def test_broker_down_is_a_clear_503_and_no_run_stays_queued(trainable_corrections, monkeypatch):
     """With no outer transaction the task is queued as the request commits, so its failure is seen at once."""
     from kombu.exceptions import OperationalError
 
-    from recognizer.tasks import retrain_task
+    from recognizer.services import training_runs
 
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(retrain_task, "apply_async", broker_down)
+    monkeypatch.setattr(training_runs.current_app, "send_task", broker_down)
     client = APIClient()
     client.force_authenticate(UserFactory(is_staff=True))
     error = assert_error(client.post(RUNS), 503, "queue_unavailable")
