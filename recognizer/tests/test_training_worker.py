@@ -15,9 +15,9 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection
 
+from ml.preprocess import model_input_png
 from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
-from recognizer.services.submissions import _png_of_input
-from recognizer.services.training import training_run_fail_stale, training_run_start
+from recognizer.services.training_runs import training_run_fail_stale, training_run_start
 from recognizer.tests.factories import SubmissionFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -127,7 +127,7 @@ def corrections(shipped_version):
     for index in rng.choice(len(splits.train_labels), size=40, replace=False):
         label = int(splits.train_labels[index])
         submission = SubmissionFactory(user=owner, model_version=shipped_version, predicted_digit=(label + 1) % 10)
-        submission.input_image.save("input.png", ContentFile(_png_of_input(splits.train_images[index] / 255.0)))
+        submission.input_image.save("input.png", ContentFile(model_input_png(splits.train_images[index] / 255.0)))
         submission.corrected_digit = label
         submission.save()
     return Submission.objects.filter(corrected_digit__isnull=False)
