@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from recognizer.exceptions import ModelWeightsError, TrainingError
 from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
 from recognizer.services import account_delete, model_version_rollback, submission_delete
-from recognizer.services.training import training_run_start
+from recognizer.services.training_runs import training_run_start
 
 
 class CorrectedFilter(admin.SimpleListFilter):

@@ -165,3 +165,18 @@ def token_client(user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
+
+
+@pytest.fixture
+def trainable_corrections(shipped_version) -> list:
+    """Corrected submissions that can make a retraining: at least 10, some in the holdout and some to train on
+    (the stable hash split depends on the ids, so it makes more until both sides have one)."""
+    from ml.retrain import split_key_is_holdout
+    from recognizer.services.training_runs import training_correction_key
+    from recognizer.tests.factories import SubmissionFactory, UserFactory
+
+    owner = UserFactory(username="corrector")
+    made = []
+    while len(made) < 10 or len({split_key_is_holdout(training_correction_key(s.pk)) for s in made}) < 2:
+        made.append(SubmissionFactory(user=owner, model_version=shipped_version, corrected_digit=len(made) % 10))
+    return made
