@@ -73,7 +73,7 @@ def _celery(training_runs: int, corrections: int) -> dict:
 
     from bench.corrections import store_style_corrections
     from recognizer.models import TrainingRun
-    from recognizer.services.training import training_run_start
+    from recognizer.services.training_runs import training_run_start
 
     staff, _ = store_style_corrections(corrections)
     queue = f"bench-memory-{uuid.uuid4().hex[:8]}"

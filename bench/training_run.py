@@ -16,7 +16,8 @@ def run(*, corrections: int) -> str:
     """Store ``corrections`` in the style of `make bench-retrain`, run one TrainingRun in this process; a summary."""
     from bench.corrections import store_style_corrections
     from recognizer.models import Submission, TrainingRun
-    from recognizer.services.training import training_run_execute, training_run_start
+    from recognizer.services.training_execution import training_run_execute
+    from recognizer.services.training_runs import training_run_start
 
     if Submission.objects.exists():
         raise BenchmarkFailed("this database already has submissions: run it on a throwaway one")
