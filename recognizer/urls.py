@@ -2,8 +2,7 @@
 
 from django.urls import path
 
-from recognizer import staff_views
-from recognizer.views import health, people
+from recognizer.views import health, people, staff
 
 app_name = "recognizer"
 
@@ -19,21 +18,21 @@ urlpatterns = [
     path("submissions/<int:pk>/preview/", people.submission_preview, name="submission-preview"),
     path("submissions/<int:pk>/input/", people.submission_input, name="submission-input"),
     # Staff: curating corrections, the serving model, rollback and retraining.
-    path("staff/corrections/", staff_views.corrections_page, name="staff-corrections"),
+    path("staff/corrections/", staff.corrections_page, name="staff-corrections"),
     path(
         "staff/corrections/<int:pk>/training/",
-        staff_views.correction_training_use_action,
+        staff.correction_training_use_action,
         name="staff-correction-training",
     ),
-    path("staff/corrections/<int:pk>/digit/", staff_views.correction_digit_action, name="staff-correction-digit"),
-    path("staff/models/", staff_views.models_page, name="staff-models"),
-    path("staff/models/retrain/", staff_views.retrain, name="staff-retrain"),
-    path("staff/models/<int:pk>/activate/", staff_views.model_version_activate_action, name="staff-model-activate"),
-    path("staff/training-runs/<int:pk>/", staff_views.training_run_detail, name="staff-training-run"),
+    path("staff/corrections/<int:pk>/digit/", staff.correction_digit_action, name="staff-correction-digit"),
+    path("staff/models/", staff.models_page, name="staff-models"),
+    path("staff/models/retrain/", staff.retrain, name="staff-retrain"),
+    path("staff/models/<int:pk>/activate/", staff.model_version_activate_action, name="staff-model-activate"),
+    path("staff/training-runs/<int:pk>/", staff.training_run_detail, name="staff-training-run"),
     path(
         "staff/training-runs/<int:pk>/cancel/",
-        staff_views.training_run_cancel_action,
+        staff.training_run_cancel_action,
         name="staff-training-run-cancel",
     ),
-    path("staff/training-runs/<int:pk>/plots/<int:index>/", staff_views.training_run_plot, name="training-run-plot"),
+    path("staff/training-runs/<int:pk>/plots/<int:index>/", staff.training_run_plot, name="training-run-plot"),
 ]

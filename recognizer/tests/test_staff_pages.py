@@ -9,8 +9,8 @@ from django.urls import reverse
 from ml.report import DigitChange, ModelFigures
 from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
 from recognizer.selectors import submission_corrections_for_training
-from recognizer.staff_views import metric_rows, per_class_table
 from recognizer.tests.factories import ModelVersionFactory, SubmissionFactory, TrainingRunFactory
+from recognizer.views.staff import metric_rows, per_class_table
 
 pytestmark = pytest.mark.django_db
 
@@ -212,7 +212,7 @@ class TestRetrain:
             run = TrainingRunFactory(state=TrainingRun.State.FAILED, in_flight=None, reason="broker down")
             raise TrainingQueueUnavailableError(run)
 
-        monkeypatch.setattr("recognizer.staff_views.training_run_start", broker_down)
+        monkeypatch.setattr("recognizer.views.staff.training_run_start", broker_down)
 
         response = staff_client.post(RETRAIN, follow=True)
 

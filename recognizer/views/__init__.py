@@ -1,4 +1,4 @@
-"""Server-rendered pages, thin: people's pages, accounts and health (staff pages: recognizer.staff_views)."""
+"""Server-rendered pages, thin: people's pages (people), accounts, health, and the staff pages (staff)."""
 
 from recognizer.views.accounts import account_delete_view, signup
 from recognizer.views.people import (
