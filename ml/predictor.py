@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image
 
 from ml.data import sha256_of
-from ml.preprocess import ImageDecodeError, Preprocessed, preprocess
+from ml.preprocess import Preprocessed, preprocess
 
-__all__ = ["ImageDecodeError", "Prediction", "Predictor"]
+__all__ = ["Prediction", "Predictor"]
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pillow_heif
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image
 from scipy import ndimage
 
-MAX_PIXELS = 50_000_000  # decoded size cap: a decompression bomb is refused before it is decoded
+from ml.decode import decode_image
+
 WORK_SIDE = 384  # ink is analysed at most at this resolution; more only costs time
 STROKE_SIDE = 80  # the digit's longer side when its strokes are measured and normalised (4x the 20 px box)
 BOX = 20  # LeCun: the digit's bounding box is fitted into 20x20 keeping the aspect ratio ...
@@ -27,22 +26,6 @@ MIN_EXTENT_PX = 8  # a digit spans at least this many pixels of the original ima
 MIN_ELONGATION = 1.6  # extent / stroke width: a dot or a smudge is not a digit
 
 
-class ImageDecodeError(ValueError):
-    """The input is not an image this service can read."""
-
-
-class ImageTooLargeError(ImageDecodeError):
-    """The image has more pixels than MAX_PIXELS (a decompression bomb, or simply too big to decode)."""
-
-
-class ImageFormatError(ImageDecodeError):
-    """The image is in a format the caller does not accept."""
-
-    def __init__(self, fmt: str | None, accepted: Collection[str]) -> None:
-        super().__init__(f"{fmt or 'these'} images are not accepted: send {', '.join(accepted)}")
-        self.format = fmt or ""
-
-
 @dataclass(frozen=True)
 class Preprocessed:
     """The model input, or why there is none. ``image`` is float32 (28, 28) in [0, 1], ink high."""
@@ -55,68 +38,6 @@ class Preprocessed:
     @property
     def no_digit(self) -> bool:
         return self.image is None
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-_formats_registered = False
-
-
-def register_image_formats() -> None:
-    """Teach Pillow the formats it does not read by itself (HEIC, what iPhones take photos in); idempotent.
-
-    Called by decode_image and by the web app's AppConfig.ready (stored originals, previews), not on import.
-    """
-    global _formats_registered
-    if not _formats_registered:
-        pillow_heif.register_heif_opener()
-        _formats_registered = True
-
-
-def decode_image(
-    source: bytes | str | Path | Image.Image | io.IOBase, *, formats: Collection[str] | None = None
-) -> Image.Image:
-    """THE one place an image is decoded: size-checked, first frame, upright per EXIF, pixels loaded.
-
-    ``formats``: Pillow format names to accept (e.g. "PNG", "JPEG"); another is refused from its header,
-    before its pixels are decoded. The returned image keeps the source's ``format``, and passing it (or
-    any image already in memory) back in returns it as it is, so an image is never decoded twice.
-    """
-    if isinstance(source, Image.Image) and not isinstance(source, ImageFile.ImageFile):
-        return source  # pixels in memory already: made by this function or by the caller
-    register_image_formats()
-    if isinstance(source, Image.Image):
-        img = source
-    else:
-        fp = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
-        try:
-            img = Image.open(fp)  # reads the header only
-        except Image.DecompressionBombError as exc:
-            raise ImageTooLargeError(f"image too large: {exc}") from exc
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise ImageDecodeError(
-                "not an image file that can be read (PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP, TIFF ...)"
-            ) from exc
-    fmt = img.format
-    if formats is not None and fmt not in formats:
-        raise ImageFormatError(fmt, formats)
-    width, height = img.size
-    if width < 1 or height < 1:
-        raise ImageDecodeError("image has no pixels")
-    if width * height > MAX_PIXELS:
-        raise ImageTooLargeError(f"image too large: {width}x{height} pixels (limit {MAX_PIXELS:,})")
-    try:
-        # JPEG can decode at a reduced scale for free; keep enough for a small digit in a big photo.
-        img.draft(img.mode, (4 * WORK_SIDE, 4 * WORK_SIDE))
-        img = ImageOps.exif_transpose(img)  # a copy in memory, upright, whatever the tag said
-        img.load()
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"image too large: {exc}") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageDecodeError(f"image data is corrupt or truncated ({exc})") from exc
-    img.format = fmt  # the copy forgets it; callers name stored files after it
-    return img
 
 
 def model_input_png(image: np.ndarray) -> bytes:

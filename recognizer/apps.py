@@ -9,7 +9,7 @@ class RecognizerConfig(AppConfig):
     verbose_name = "Digit recognizer"
 
     def ready(self) -> None:
-        from ml.preprocess import register_image_formats
+        from ml.decode import register_image_formats
 
         # Every Image.open in the web app (stored originals, previews), not only ml's decoding, reads HEIC.
         register_image_formats()

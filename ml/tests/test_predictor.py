@@ -14,7 +14,8 @@ from PIL import Image
 
 from ml.checkpoint import load_checkpoint, save_checkpoint
 from ml.data import sha256_of
-from ml.predictor import ImageDecodeError, Prediction, Predictor
+from ml.decode import ImageDecodeError
+from ml.predictor import Prediction, Predictor
 from ml.tests.drawing import black_on_white, canvas_rgba, encode
 
 

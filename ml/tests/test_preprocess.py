@@ -13,17 +13,8 @@ import pytest
 from PIL import Image, ImageFile
 from scipy import ndimage
 
-from ml.preprocess import (
-    MAX_PIXELS,
-    ImageDecodeError,
-    ImageFormatError,
-    ImageTooLargeError,
-    Preprocessed,
-    decode_image,
-    model_input_png,
-    preprocess,
-    preprocess_ink,
-)
+from ml.decode import MAX_PIXELS, ImageDecodeError, ImageFormatError, ImageTooLargeError, decode_image
+from ml.preprocess import Preprocessed, model_input_png, preprocess, preprocess_ink
 from ml.tests.drawing import (
     DIGITS,
     blurred_lowres,
@@ -504,7 +495,7 @@ def test_heic_is_read_without_django(tmp_path):
     import sys
     from pathlib import Path
 
-    from ml.preprocess import register_image_formats
+    from ml.decode import register_image_formats
 
     register_image_formats()
     heic = tmp_path / "seven.heic"

@@ -8,7 +8,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from ml.preprocess import ImageDecodeError, ImageFormatError, ImageTooLargeError, decode_image, model_input_png
+from ml.decode import ImageDecodeError, ImageFormatError, ImageTooLargeError, decode_image
+from ml.preprocess import model_input_png
 from recognizer import serving
 from recognizer.exceptions import (
     InvalidCorrectionError,

@@ -125,7 +125,7 @@ def test_too_many_bytes_is_too_large(user, shipped_version, settings, digit_png,
 
 
 def test_too_many_pixels_is_too_large(user, shipped_version, monkeypatch, digit_png, media_root):
-    monkeypatch.setattr("ml.preprocess.MAX_PIXELS", 100 * 100)  # the one pixel cap, where images are decoded
+    monkeypatch.setattr("ml.decode.MAX_PIXELS", 100 * 100)  # the one pixel cap, where images are decoded
     with pytest.raises(TooLargeError, match="pixels"):
         submission_create(user=user, image_bytes=digit_png.read_bytes(), source="upload")
     assert_nothing_stored(media_root)

@@ -6,7 +6,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from ml.predictor import ImageDecodeError, Predictor
+from ml.decode import ImageDecodeError
+from ml.predictor import Predictor
 from recognizer import serving
 from recognizer.exceptions import DigitVisionError
 
