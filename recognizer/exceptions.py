@@ -143,7 +143,10 @@ class TrainingInProgressError(TrainingError):
     code = "training_in_progress"
 
     def __init__(self, run: TrainingRun) -> None:
-        super().__init__(f"training run #{run.pk} is already {run.state}; wait for it to finish (one run at a time)")
+        super().__init__(
+            f"training run #{run.pk} is already {run.state}; wait for it to finish (one run at a time)",
+            details={"run": run.pk},
+        )
         self.run = run
 
 
@@ -154,8 +157,17 @@ class TrainingQueueUnavailableError(TrainingError):
     status = 503
 
     def __init__(self, run: TrainingRun) -> None:
-        super().__init__(f"the task queue cannot be reached, so training run #{run.pk} was not started: {run.reason}")
+        super().__init__(
+            f"the task queue cannot be reached, so training run #{run.pk} was not started: {run.reason}",
+            details={"run": run.pk},
+        )
         self.run = run
+
+
+class TrainingRunFinishedError(TrainingError):
+    """The training run is no longer in progress."""
+
+    code = "not_in_progress"
 
 
 class TrainingNotPossibleError(TrainingError):

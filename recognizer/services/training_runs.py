@@ -18,6 +18,7 @@ from recognizer.exceptions import (
     TrainingInProgressError,
     TrainingNotPossibleError,
     TrainingQueueUnavailableError,
+    TrainingRunFinishedError,
 )
 from recognizer.models import TrainingRun
 from recognizer.selectors import submission_corrections_for_training, training_run_current
@@ -192,5 +193,5 @@ def training_run_cancel(*, run: TrainingRun, by) -> TrainingRun:
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if not run.is_in_progress:
-            raise TrainingError(f"training run #{run.pk} is already {run.state}")
+            raise TrainingRunFinishedError(f"training run #{run.pk} is already {run.state}")
         return training_run_finish(run=run, state=State.CANCELLED, reason=f"cancelled by {by}")

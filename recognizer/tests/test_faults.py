@@ -46,7 +46,7 @@ def _database_down(*args, **kwargs):
 
 @pytest.mark.django_db
 def test_an_unreachable_database_is_a_503_with_retry_after(token_client, client, user, canvas_seven, monkeypatch):
-    monkeypatch.setattr("recognizer.api.views.submission_create", _database_down)
+    monkeypatch.setattr("recognizer.api.views.predictions.submission_create", _database_down)
     monkeypatch.setattr("recognizer.views.people.submission_create", _database_down)
     client.force_login(user)
     # As a real server does: the exception is answered by handler500, not re-raised into the test.

@@ -1,0 +1,14 @@
+"""API views, thin: authenticate, validate with serializers, then call services and selectors; nothing more."""
+
+from recognizer.api.views.accounts import AccountDeleteView, AuthTokenView
+from recognizer.api.views.predictions import PredictionViewSet
+from recognizer.api.views.staff import CorrectionViewSet, ModelVersionViewSet, TrainingRunViewSet
+
+__all__ = [
+    "AccountDeleteView",
+    "AuthTokenView",
+    "CorrectionViewSet",
+    "ModelVersionViewSet",
+    "PredictionViewSet",
+    "TrainingRunViewSet",
+]
