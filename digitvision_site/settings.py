@@ -275,7 +275,7 @@ DIGITVISION_TRAINING_STALE_SECONDS = env.int("DIGITVISION_TRAINING_STALE_SECONDS
 DIGITVISION_TRAINING_QUEUE_TIMEOUT = env.int("DIGITVISION_TRAINING_QUEUE_TIMEOUT", default=900)
 # The Celery queue training runs go to (workers consume it by default).
 DIGITVISION_TRAINING_QUEUE = env.str("DIGITVISION_TRAINING_QUEUE", default="celery")
-# Extra keyword arguments for ml.retrain.retrain (JSON), e.g. fewer epochs for a quick trial run.
+# Fields of ml.retrain.RetrainConfig (JSON), e.g. {"epochs": 1} for a quick trial run; an unknown one fails the run.
 DIGITVISION_RETRAIN_OPTIONS = env.json("DIGITVISION_RETRAIN_OPTIONS", default={})
 
 if not DEBUG:
