@@ -1,6 +1,7 @@
 """factory_boy factories for the recognizer's test data."""
 
 import hashlib
+from collections.abc import Callable
 
 import factory
 from django.contrib.auth import get_user_model
@@ -60,3 +61,19 @@ class TrainingRunFactory(DjangoModelFactory):
     requested_by = factory.SubFactory(UserFactory, is_staff=True)
     state = TrainingRun.State.QUEUED
     in_flight = factory.LazyAttribute(lambda o: True if o.state in TrainingRun.IN_PROGRESS else None)
+
+
+def corrections_for_retraining(make: Callable[[int], Submission], *, at_least: int) -> int:
+    """Call ``make(i)`` (it stores the i-th corrected submission) ``at_least`` times, then more until the stable
+    split holds some out and leaves some to train on, as a retraining requires; returns how many were made."""
+    from ml.retrain.split import split_problem
+    from recognizer.services.training_runs import training_correction_key
+
+    made = 0
+    while made < at_least or split_problem(
+        training_correction_key(pk)
+        for pk in Submission.objects.filter(corrected_digit__isnull=False).values_list("pk", flat=True)
+    ):
+        make(made)
+        made += 1
+    return made

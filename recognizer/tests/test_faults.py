@@ -25,7 +25,7 @@ from rest_framework.authtoken.models import Token
 
 from bench import servers as benchserver
 from recognizer.models import Submission, TrainingRun
-from recognizer.tests.factories import UserFactory
+from recognizer.tests.factories import SubmissionFactory, UserFactory, corrections_for_retraining
 from recognizer.tests.test_training_worker import database_url
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,6 +134,10 @@ def app_env(**extra: str) -> dict[str, str]:
 def test_with_redis_stopped_predictions_work_and_retraining_fails_clearly(shipped_version, canvas_seven):
     redis_port, web_port = free_port(), free_port()
     staff = UserFactory(username="boss", is_staff=True)
+    # Corrections a retraining could learn from, so the request gets as far as the (stopped) broker.
+    corrections_for_retraining(
+        lambda i: SubmissionFactory(model_version=shipped_version, predicted_digit=1, corrected_digit=7), at_least=5
+    )
     headers = {"Authorization": f"Token {Token.objects.create(user=staff).key}"}
     base = f"http://127.0.0.1:{web_port}/api/v1"
     env = app_env(
@@ -161,7 +165,7 @@ def test_with_redis_stopped_predictions_work_and_retraining_fails_clearly(shippe
     error = retrain.json()["error"]
     assert error["code"] == "queue_unavailable" and "cannot be reached" in error["message"]
     assert TrainingRun.objects.get(pk=error["details"]["run"]).state == "failed"  # never left queued
-    assert Submission.objects.count() == 4
+    assert Submission.objects.filter(corrected_digit__isnull=True).count() == 4
     assert elapsed < 30, f"answers took {elapsed:.1f} s with Redis down"
 
 

@@ -18,7 +18,7 @@ from django.db import connection
 from ml.preprocess import model_input_png
 from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
 from recognizer.services.training_runs import training_run_fail_stale, training_run_start
-from recognizer.tests.factories import SubmissionFactory, UserFactory
+from recognizer.tests.factories import SubmissionFactory, UserFactory, corrections_for_retraining
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -118,18 +118,23 @@ def start_worker(tmp_path, settings):
 
 @pytest.fixture
 def corrections(shipped_version):
-    """40 corrected submissions whose inputs are MNIST *training* digits (the test set stays the judge)."""
+    """40 (or a few more, until some are held out) corrected submissions whose inputs are MNIST *training*
+    digits (the test set stays the judge)."""
     from ml.data import load_mnist
 
     splits = load_mnist()
     owner = UserFactory(username="drawer")
-    rng = np.random.default_rng(7)
-    for index in rng.choice(len(splits.train_labels), size=40, replace=False):
+    order = np.random.default_rng(7).permutation(len(splits.train_labels))
+
+    def make(i: int) -> None:
+        index = order[i]
         label = int(splits.train_labels[index])
         submission = SubmissionFactory(user=owner, model_version=shipped_version, predicted_digit=(label + 1) % 10)
         submission.input_image.save("input.png", ContentFile(model_input_png(splits.train_images[index] / 255.0)))
         submission.corrected_digit = label
         submission.save()
+
+    corrections_for_retraining(make, at_least=40)
     return Submission.objects.filter(corrected_digit__isnull=False)
 
 
