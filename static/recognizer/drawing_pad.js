@@ -1,0 +1,127 @@
+// The drawing pad: mouse, finger or pen strokes on a canvas, undo, and the 280x280 PNG export the model reads.
+
+const EXPORT_SIZE = 280; // the canvas is exported at 280x280 px, whatever its size on screen
+
+export class DrawingPad {
+  constructor(canvas, { onStrokeEnd, onChange }) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.strokes = []; // each {width, points: [[x, y], ...]} in logical 280x280 coordinates
+    this.current = null;
+    this.pointerId = null;
+    this.width = 22;
+    this.onStrokeEnd = onStrokeEnd;
+    this.onChange = onChange;
+
+    canvas.addEventListener("pointerdown", (e) => this.down(e));
+    canvas.addEventListener("pointermove", (e) => this.move(e));
+    canvas.addEventListener("pointerup", (e) => this.up(e));
+    canvas.addEventListener("pointercancel", (e) => this.up(e));
+    canvas.addEventListener("contextmenu", (e) => e.preventDefault());
+    new ResizeObserver(() => this.resize()).observe(canvas);
+    this.resize();
+  }
+
+  resize() {
+    // A crisp backing store on high-DPI screens: device pixels, drawn in logical coordinates.
+    const size = this.canvas.clientWidth; // the content box, without the border
+    if (!size) return;
+    const dpr = window.devicePixelRatio || 1;
+    const px = Math.round(size * dpr);
+    if (this.canvas.width !== px || this.canvas.height !== px) {
+      this.canvas.width = px;
+      this.canvas.height = px;
+    }
+    this.redraw();
+  }
+
+  point(e) {
+    const c = this.canvas;
+    const rect = c.getBoundingClientRect();
+    const scale = EXPORT_SIZE / c.clientWidth;
+    return [(e.clientX - rect.left - c.clientLeft) * scale, (e.clientY - rect.top - c.clientTop) * scale];
+  }
+
+  down(e) {
+    if (this.pointerId !== null) return; // one pointer at a time (ignore a second finger)
+    if (e.pointerType === "mouse" && e.button !== 0) return;
+    e.preventDefault();
+    this.pointerId = e.pointerId;
+    this.canvas.setPointerCapture(e.pointerId);
+    this.current = { width: this.width, points: [this.point(e)] };
+    this.strokes.push(this.current);
+    this.redraw();
+    this.onChange();
+  }
+
+  move(e) {
+    if (e.pointerId !== this.pointerId || !this.current) return;
+    e.preventDefault();
+    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
+    for (const ev of events.length ? events : [e]) this.current.points.push(this.point(ev));
+    this.redraw();
+  }
+
+  up(e) {
+    if (e.pointerId !== this.pointerId) return;
+    if (this.canvas.hasPointerCapture(e.pointerId)) this.canvas.releasePointerCapture(e.pointerId);
+    this.pointerId = null;
+    this.current = null;
+    this.onStrokeEnd();
+  }
+
+  static paint(ctx, strokes, color) {
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    for (const { width, points } of strokes) {
+      ctx.lineWidth = width;
+      if (points.length === 1) {
+        ctx.beginPath();
+        ctx.arc(points[0][0], points[0][1], width / 2, 0, Math.PI * 2);
+        ctx.fill();
+        continue;
+      }
+      ctx.beginPath();
+      ctx.moveTo(points[0][0], points[0][1]);
+      for (let i = 1; i < points.length; i++) ctx.lineTo(points[i][0], points[i][1]);
+      ctx.stroke();
+    }
+  }
+
+  redraw() {
+    const { ctx, canvas } = this;
+    const scale = canvas.width / EXPORT_SIZE;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.setTransform(scale, 0, 0, scale, 0, 0);
+    DrawingPad.paint(ctx, this.strokes, getComputedStyle(canvas).color || "#111");
+  }
+
+  undo() {
+    this.strokes.pop();
+    this.redraw();
+    this.onChange();
+  }
+
+  clear() {
+    this.strokes = [];
+    this.current = null;
+    this.redraw();
+    this.onChange();
+  }
+
+  isEmpty() {
+    return this.strokes.length === 0;
+  }
+
+  // Opaque black strokes on a transparent 280x280 background, as a PNG blob.
+  toBlob() {
+    const off = document.createElement("canvas");
+    off.width = EXPORT_SIZE;
+    off.height = EXPORT_SIZE;
+    DrawingPad.paint(off.getContext("2d"), this.strokes, "#000");
+    return new Promise((resolve) => off.toBlob(resolve, "image/png"));
+  }
+}

@@ -1,0 +1,93 @@
+// The result panel shared by the Draw, Upload and detail pages: fills itself from the API's answers and sends
+// corrections through it.
+
+import { callApi } from "./api.js";
+
+function percent(p) {
+  return (p * 100).toFixed(1) + "%";
+}
+
+// A page URL rendered with 0 for the id (e.g. /submissions/0/input/), for submission `id`.
+function withId(template, id) {
+  return template
+    .split("/")
+    .map((part) => (part === "0" ? String(id) : part))
+    .join("/");
+}
+
+export class ResultPanel {
+  constructor(root) {
+    this.root = root;
+    this.q = (sel) => root.querySelector(sel);
+    this.form = this.q("[data-correction-form]");
+    this.apiUrl = root.dataset.apiUrl; // POST here to predict; {id}/correction/ to correct
+    this.submission = null;
+    this.form.addEventListener("submit", (event) => this.onCorrect(event));
+  }
+
+  setState(state) {
+    this.root.dataset.state = state;
+  }
+
+  reset() {
+    this.submission = null;
+    this.setState("empty");
+  }
+
+  loading() {
+    this.setState(this.submission ? "ready loading" : "loading");
+  }
+
+  error(message) {
+    this.submission = null;
+    this.q("[data-result-error]").textContent = message;
+    this.setState("error");
+  }
+
+  show(s) {
+    this.submission = s;
+    this.q(".result-digit").textContent = String(s.digit);
+    this.q(".result-confidence").textContent = percent(s.confidence);
+    this.q("[data-result-input]").src = withId(this.root.dataset.inputUrl, s.id);
+    this.q("[data-result-detail]").href = withId(this.root.dataset.detailUrl, s.id);
+    this.root.querySelectorAll("[data-result-probs] li").forEach((li) => {
+      const d = Number(li.dataset.digit);
+      const p = s.probabilities[d] ?? 0;
+      li.querySelector(".probs-fill").style.width = (p * 100).toFixed(2) + "%";
+      li.querySelector(".probs-value").textContent = percent(p);
+      li.classList.toggle("top", d === s.digit);
+    });
+    this.form.action = withId(this.root.dataset.correctUrl, s.id); // only used without the script
+    this.q("[data-confirm-button]").value = String(s.digit);
+    this.showCorrection(s);
+    this.setState("ready");
+  }
+
+  showCorrection(s) {
+    const c = s.corrected_digit;
+    const confirmed = c !== null && c === s.digit;
+    this.q("[data-confirm-button]").setAttribute("aria-pressed", String(confirmed));
+    this.root.querySelectorAll("[data-digit-button]").forEach((b) => {
+      b.setAttribute("aria-pressed", String(c !== null && !confirmed && Number(b.value) === c));
+    });
+    this.q("[data-correction-state]").textContent =
+      c === null ? "" : confirmed ? `Confirmed as ${c}` : `Corrected to ${c}`;
+  }
+
+  async onCorrect(event) {
+    event.preventDefault();
+    const button = event.submitter;
+    if (!button || button.value === "") return;
+    if (!this.submission || !this.submission.id) return;
+    const url = `${this.apiUrl}${this.submission.id}/correction/`;
+    const state = this.q("[data-correction-state]");
+    try {
+      const s = await callApi(url, { method: "PUT", body: { true_digit: Number(button.value) } });
+      // The detail page was rendered by the server: keep what the panel shows, take the correction.
+      this.submission = { ...this.submission, ...s };
+      this.showCorrection(this.submission);
+    } catch (error) {
+      state.textContent = `Could not save: ${error.message}`;
+    }
+  }
+}
