@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from recognizer.models import ModelVersion, ModelVersionEvent, TrainingRun
 from recognizer.services import model_version_register
-from recognizer.tests.factories import ModelVersionFactory, TrainingRunFactory, UserFactory
+from recognizer.tests.factories import ModelVersionFactory, TrainingRunFactory
 from recognizer.tests.test_api import assert_error
 
 RUNS = "/api/v1/training-runs/"
@@ -110,7 +110,7 @@ class TestReading:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_broker_down_is_a_clear_503_and_no_run_stays_queued(trainable_corrections, monkeypatch):
+def test_broker_down_is_a_clear_503_and_no_run_stays_queued(trainable_corrections, staff_api, monkeypatch):
     """With no outer transaction the task is queued as the request commits, so its failure is seen at once."""
     from kombu.exceptions import OperationalError
 
@@ -120,9 +120,7 @@ def test_broker_down_is_a_clear_503_and_no_run_stays_queued(trainable_correction
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr(training_runs.current_app, "send_task", broker_down)
-    client = APIClient()
-    client.force_authenticate(UserFactory(is_staff=True))
-    error = assert_error(client.post(RUNS), 503, "queue_unavailable")
+    error = assert_error(staff_api.post(RUNS), 503, "queue_unavailable")
     assert "Connection refused" in error["message"]
     run = TrainingRun.objects.get(pk=error["details"]["run"])
     assert (run.state, run.in_flight) == ("failed", None)

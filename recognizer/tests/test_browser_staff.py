@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from recognizer.tests.factories import TrainingRunFactory, UserFactory
+from recognizer.tests.factories import TrainingRunFactory
 
 # The module-scoped `browser` fixture is test_browser's: imported, it gives this module its own Chromium.
 from recognizer.tests.test_browser import _close, _context_page, _screenshot_on_failure, browser  # noqa: F401
@@ -30,15 +30,14 @@ def sign_in(page, live_server, username: str, next_path: str) -> None:
     page.wait_for_url(f"{live_server.url}{next_path}")
 
 
-def test_training_run_progress_updates_live_then_shows_the_verdict(page, live_server):
+def test_training_run_progress_updates_live_then_shows_the_verdict(page, live_server, staff):
     from django.urls import reverse
     from django.utils import timezone
 
     from recognizer.models import TrainingRun
 
-    staff = UserFactory(username="boss", is_staff=True)
     models_url = reverse("recognizer:staff-models")
-    sign_in(page, live_server, "boss", models_url)
+    sign_in(page, live_server, staff.username, models_url)
 
     assert page.get_by_role("link", name="Models").get_attribute("aria-current") == "page"
     assert page.get_by_test_id("retrain-button").is_enabled()

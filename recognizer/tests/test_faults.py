@@ -25,7 +25,7 @@ from rest_framework.authtoken.models import Token
 
 from bench import servers as benchserver
 from recognizer.models import Submission, TrainingRun
-from recognizer.tests.factories import SubmissionFactory, UserFactory, corrections_for_retraining
+from recognizer.tests.factories import SubmissionFactory, corrections_for_retraining
 from recognizer.tests.test_training_worker import database_url
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,9 +131,8 @@ def app_env(**extra: str) -> dict[str, str]:
 
 @pytest.mark.servers
 @pytest.mark.django_db(transaction=True)
-def test_with_redis_stopped_predictions_work_and_retraining_fails_clearly(shipped_version, canvas_seven):
+def test_with_redis_stopped_predictions_work_and_retraining_fails_clearly(shipped_version, staff, canvas_seven):
     redis_port, web_port = free_port(), free_port()
-    staff = UserFactory(username="boss", is_staff=True)
     # Corrections a retraining could learn from, so the request gets as far as the (stopped) broker.
     corrections_for_retraining(
         lambda i: SubmissionFactory(model_version=shipped_version, predicted_digit=1, corrected_digit=7), at_least=5

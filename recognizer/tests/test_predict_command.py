@@ -100,16 +100,15 @@ def _predict_json(*files: Path) -> list[dict]:
 
 
 @pytest.mark.django_db
-def test_without_checkpoint_it_reads_with_the_active_version_as_the_site_does(digit_png, untrained_checkpoint):
+def test_without_checkpoint_it_reads_with_the_active_version_as_the_site_does(digit_png, untrained_checkpoint, staff):
     """After a promotion the command line and the site agree: both serve the newly active version."""
     from recognizer.services import model_version_activate, model_version_register
-    from recognizer.tests.factories import UserFactory
 
     shipped = model_version_register(path=settings.DIGITVISION_CHECKPOINT, activate=True)
     assert _predict_json(digit_png)[0]["model_version"] == shipped.name
 
     promoted = model_version_register(path=untrained_checkpoint, name="promoted-candidate")
-    model_version_activate(version=promoted, by=UserFactory(is_staff=True), reason="test promotion")
+    model_version_activate(version=promoted, by=staff, reason="test promotion")
     [record] = _predict_json(digit_png)
     assert record["model_version"] == "promoted-candidate"
     assert set(record) == PREDICTION_KEYS

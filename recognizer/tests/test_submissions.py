@@ -268,12 +268,11 @@ def test_correct_refuses_anything_but_0_to_9(user, digit):
     assert not submission.is_corrected
 
 
-def test_correct_is_for_the_owner_or_staff(user):
+def test_correct_is_for_the_owner_or_staff(user, staff):
     submission = SubmissionFactory(user=user, predicted_digit=2)
     with pytest.raises(PermissionDenied):
         submission_correct(submission=submission, user=UserFactory(), digit=3)
 
-    staff = UserFactory(is_staff=True)
     submission_correct(submission=submission, user=staff, digit=3)
     submission.refresh_from_db()
     assert submission.corrected_digit == 3 and submission.corrected_by == staff

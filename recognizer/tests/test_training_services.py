@@ -19,7 +19,7 @@ from recognizer.models import ModelVersion, ModelVersionEvent, TrainingRun
 from recognizer.services import training_execution, training_runs
 from recognizer.services.training_execution import training_run_execute
 from recognizer.services.training_runs import training_run_cancel, training_run_fail_stale, training_run_start
-from recognizer.tests.factories import SubmissionFactory, UserFactory
+from recognizer.tests.factories import SubmissionFactory
 
 
 def _figures(correct: int, total: int, labels: list[int]):
@@ -387,23 +387,22 @@ def eager_celery():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_retrain_wait_reports_progress_until_the_verdict(trainable_corrections, fake_ml, eager_celery):
+def test_retrain_wait_reports_progress_until_the_verdict(trainable_corrections, fake_ml, eager_celery, staff):
     """--wait with an eager task (committed at once: no outer transaction): done by the time it polls."""
-    UserFactory(username="staff", is_staff=True)
-    status, output = TestCommand().run_command("--wait", "--poll", "0.01", "--user", "staff")
+    status, output = TestCommand().run_command("--wait", "--poll", "0.01", "--user", staff.username)
     assert status == 0 and "promoted" in output and TrainingRun.objects.get().state == "promoted"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_eager_task_runs_the_whole_retraining(trainable_corrections, fake_ml, eager_celery):
+def test_an_eager_task_runs_the_whole_retraining(trainable_corrections, fake_ml, eager_celery, staff):
     """training_run_start -> on_commit -> Celery task (eager) -> execute -> promotion, in one go."""
-    run = training_run_start(requested_by=UserFactory(username="boss", is_staff=True))
+    run = training_run_start(requested_by=staff)
     run.refresh_from_db()
     assert run.state == "promoted" and ModelVersion.objects.get(is_active=True) == run.candidate_version
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_unreachable_broker_fails_the_request_and_the_run(trainable_corrections, monkeypatch):
+def test_an_unreachable_broker_fails_the_request_and_the_run(trainable_corrections, staff, monkeypatch):
     """A real connection attempt to a port nobody listens on, not a mock."""
     from kombu import Connection
 
@@ -415,7 +414,7 @@ def test_an_unreachable_broker_fails_the_request_and_the_run(trainable_correctio
     app._pool = app.amqp._producer_pool = None  # pooled connections would still reach the real broker
     try:
         with pytest.raises(TrainingQueueUnavailableError, match="cannot be reached"):
-            training_run_start(requested_by=UserFactory(username="boss", is_staff=True))
+            training_run_start(requested_by=staff)
     finally:
         app._pool = app.amqp._producer_pool = None
     run = TrainingRun.objects.get()

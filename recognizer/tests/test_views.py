@@ -459,10 +459,9 @@ def test_image_views_404_for_other_users(client_in, name):
     assert client_in.get(reverse(name, args=[other.pk])).status_code == 404
 
 
-def test_image_views_serve_staff(client):
+def test_image_views_serve_staff(staff_client):
     submission = SubmissionFactory()
-    client.force_login(UserFactory(username="staffer", is_staff=True))
-    assert client.get(reverse("recognizer:submission-image", args=[submission.pk])).status_code == 200
+    assert staff_client.get(reverse("recognizer:submission-image", args=[submission.pk])).status_code == 200
 
 
 def test_media_is_not_served_publicly(client_in, user):
