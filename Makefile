@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast run migrate mnist fetch-mnist train bench bench-cli bench-retrain bench-training-run bench-load bench-memory lint
+.PHONY: install test test-fast test-assets run migrate mnist fetch-mnist train bench bench-cli bench-retrain bench-training-run bench-load bench-memory lint
 
 install: $(STAMP) .env
 
@@ -23,9 +23,25 @@ $(STAMP): requirements.txt requirements-dev.txt
 mnist: install
 	$(PY) -m ml.data
 
-# The whole suite, as CI runs it. MNIST must be there: a test that needs it fails instead of skipping.
-test: install mnist
-	DIGITVISION_REQUIRE_MNIST=1 $(PY) -m pytest
+# axe-core for the browser suite's accessibility checks: the npm package, pinned and sha256-checked, unpacked
+# into a git-ignored folder once (the browser tests inject this local copy; nothing is fetched at test time).
+AXE_VERSION := 4.10.3
+AXE_SHA256 := 880970c081707360e64f34cea25ff91892f5bc95675b0776925b9709dd8a68bb
+AXE_DIR := .test-assets
+AXE_JS := $(AXE_DIR)/axe-core-$(AXE_VERSION).min.js
+
+test-assets: $(AXE_JS)
+
+$(AXE_JS):
+	rm -rf $(AXE_DIR)/pack && mkdir -p $(AXE_DIR)/pack
+	cd $(AXE_DIR)/pack && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null
+	tar -xzf $(AXE_DIR)/pack/axe-core-$(AXE_VERSION).tgz -C $(AXE_DIR)/pack package/axe.min.js
+	echo "$(AXE_SHA256)  $(AXE_DIR)/pack/package/axe.min.js" | sha256sum -c --quiet
+	mv $(AXE_DIR)/pack/package/axe.min.js $@ && rm -rf $(AXE_DIR)/pack
+
+# The whole suite, as CI runs it. MNIST and axe-core must be there: a test that needs them fails instead of skipping.
+test: install mnist test-assets
+	DIGITVISION_REQUIRE_MNIST=1 DIGITVISION_REQUIRE_TEST_ASSETS=1 $(PY) -m pytest
 
 # The inner loop: everything but the browser, the real Celery worker and the server-starting fault tests.
 test-fast: install mnist

@@ -15,13 +15,10 @@ from recognizer.models import Submission
 from recognizer.request_images import read_uploaded_file
 from recognizer.selectors import submission_get_for_user, submission_get_visible_to, submission_list_for_user
 from recognizer.services import submission_correct, submission_create, submission_delete
+from recognizer.templatetags.digitvision import percent
 from recognizer.views.errors import refusal_response
 
 HISTORY_PAGE_SIZE = 24
-
-
-def _percent(p: float) -> str:
-    return f"{p * 100:.1f}%"
 
 
 def result_panel_context(submission: Submission | None = None) -> dict:
@@ -30,9 +27,9 @@ def result_panel_context(submission: Submission | None = None) -> dict:
     top = submission.predicted_digit if submission else None
     return {
         "submission": submission,
-        "confidence_text": _percent(submission.confidence) if submission else "",
+        "confidence_text": percent(submission.confidence) if submission else "",
         "prob_rows": [
-            {"digit": d, "text": _percent(p) if submission else "", "width": f"{p * 100:.2f}%", "top": d == top}
+            {"digit": d, "text": percent(p) if submission else "", "width": f"{p * 100:.2f}%", "top": d == top}
             for d, p in enumerate(probabilities)
         ],
         "digits": range(10),

@@ -1,0 +1,203 @@
+"""Every page, people's and staff's, error pages included, on a desktop and on a phone: no axe-core violations,
+and nothing wider than a 390 px screen."""
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.test import Client
+
+from recognizer.tests.factories import SubmissionFactory, TrainingRunFactory, UserFactory
+
+# The module-scoped `browser` fixture is test_browser's: imported, it gives this module its own Chromium.
+from recognizer.tests.test_browser import ARTIFACTS, _close, _context_page, browser  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+PHONE_WIDTH = 390
+# WCAG 2.1 A and AA, and axe's best practices (landmarks, headings, scroll regions).
+# The elements that reach past the screen's right edge, not counting those inside a scroll region.
+WIDEST_JS = """width => [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > width + 1 && !e.parentElement.closest('.table-wrap'))
+    .map(e => `${e.tagName.toLowerCase()}.${e.className} (${Math.round(e.getBoundingClientRect().right)} px)`)
+    .slice(0, 8)"""
+# DIGITVISION_SCREENSHOTS=1: each audited page saved to test-artifacts/, to look at.
+SCREENSHOTS = bool(os.environ.get("DIGITVISION_SCREENSHOTS"))
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+def _makefile_value(name: str) -> str:
+    """The pinned axe-core version and hash live in one place: the Makefile's `test-assets` step."""
+    makefile = (Path(settings.BASE_DIR) / "Makefile").read_text()
+    return re.search(rf"^{name}\s*:=\s*(\S+)", makefile, re.MULTILINE).group(1)
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """The local copy `make test-assets` unpacked (npm pack axe-core@<pinned>), checked against its pinned hash."""
+    version, sha256 = _makefile_value("AXE_VERSION"), _makefile_value("AXE_SHA256")
+    path = Path(settings.BASE_DIR) / ".test-assets" / f"axe-core-{version}.min.js"
+    if not path.exists():
+        reason = f"{path.name} is missing: run `make test-assets` (npm pack axe-core@{version}, checksummed)"
+        if os.environ.get("CI") or os.environ.get("DIGITVISION_REQUIRE_TEST_ASSETS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    data = path.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == sha256, f"{path} does not match the pinned sha256; delete it"
+    return data.decode()
+
+
+def signed_in(context, live_server, user) -> None:
+    """The browser context carries a session of `user` (the sign-in form itself is tested elsewhere)."""
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+
+
+def audit(page, axe_source: str, url: str | None = None, *, phone: bool) -> list[str]:
+    """axe-core's violations on the page at `url` (else the one loaded), and its width on a phone, as lines."""
+    if url is not None:
+        page.goto(url)
+    page.wait_for_load_state("load")
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        AXE_TAGS,
+    )
+    if SCREENSHOTS:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", page.url.split("/", 3)[-1]) or "root"
+        page.screenshot(path=str(ARTIFACTS / f"a11y-{'phone' if phone else 'desktop'}-{name}.png"), full_page=True)
+    problems = [
+        f"{page.url}: {v['id']} ({v['impact']}): {v['help']} -> "
+        + "; ".join(" ".join(node["target"]) + " " + node.get("failureSummary", "") for node in v["nodes"][:3])
+        for v in result["violations"]
+    ]
+    if phone:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE_WIDTH:
+            wide = page.evaluate(WIDEST_JS, PHONE_WIDTH)
+            problems.append(f"{page.url}: {width} px wide on a {PHONE_WIDTH} px phone; too wide: {wide}")
+    return problems
+
+
+def served_as(page, url: str, html: str, status: int) -> None:
+    """A page Django renders outside a request (500.html, 503.html) served at `url`, its CSS from the server."""
+    page.route(url, lambda route: route.fulfill(status=status, body=html, content_type="text/html; charset=utf-8"))
+
+
+@pytest.fixture
+def audited_context(request, browser, shipped_version):  # noqa: F811 - the imported fixture
+    # axe is injected as a script tag, which the pages' CSP forbids: this context alone bypasses it.
+    phone = request.param == "phone"
+    context, page = _context_page(browser, bypass_csp=True, **(PHONE if phone else DESKTOP))
+    yield context, page, phone
+    _close(context, page)
+
+
+@pytest.mark.parametrize("audited_context", ["desktop", "phone"], indirect=True)
+def test_peoples_pages_have_no_axe_violations_and_fit_a_phone(audited_context, live_server, axe_source, settings):
+    context, page, phone = audited_context
+    base = live_server.url
+    problems = []
+    for path in [
+        "/accounts/login/",
+        "/accounts/signup/",
+        "/accounts/password_reset/",
+        "/accounts/password_reset/done/",
+    ]:
+        problems += audit(page, axe_source, base + path, phone=phone)
+
+    # Errors shown on the forms themselves.
+    page.goto(base + "/accounts/signup/")
+    page.fill("input[name=username]", "newcomer")
+    page.fill("input[name=password1]", "short")
+    page.fill("input[name=password2]", "short")
+    page.locator("form.stack-form button[type=submit]").click()
+    page.wait_for_load_state("load")
+    problems += audit(page, axe_source, page.url, phone=phone)
+
+    person = UserFactory(username="ada")
+    signed_in(context, live_server, person)
+    submission = SubmissionFactory(user=person, confidence=0.9996)
+    SubmissionFactory(user=person, source="upload", corrected_digit=3)
+    other = SubmissionFactory()
+    for path in [
+        "/",
+        "/upload/",
+        "/history/",
+        "/history/?digit=7&source=upload",
+        f"/submissions/{submission.pk}/",
+        f"/submissions/{submission.pk}/delete/",
+        "/accounts/password_change/",
+        "/accounts/delete/",
+        f"/submissions/{other.pk}/",  # someone else's: 404
+        "/no-such-page/",
+        "/staff/models/",  # not staff: 403
+    ]:
+        problems += audit(page, axe_source, base + path, phone=phone)
+
+    # After a recognition, the result panel filled in.
+    page.goto(base + "/upload/")
+    page.get_by_test_id("upload-input").set_input_files(_digit_file())
+    page.get_by_test_id("prediction-digit").wait_for()
+    page.locator("[data-result-panel][data-state=ready]").wait_for()
+    problems += audit(page, axe_source, page.url, phone=phone)
+
+    # Pages Django renders without a request: 500 (empty context) and 503 (the database is down).
+    served_as(page, base + "/__500__", render_to_string("500.html"), 500)
+    problems += audit(page, axe_source, base + "/__500__", phone=phone)
+    served_as(page, base + "/__503__", render_to_string("503.html", {"message": "The database is down."}), 503)
+    problems += audit(page, axe_source, base + "/__503__", phone=phone)
+
+    # The sign-in lockout (django-axes): one failure too many.
+    context.clear_cookies()
+    settings.AXES_FAILURE_LIMIT = 1
+    for _ in range(2):
+        page.goto(base + "/accounts/login/")
+        page.fill("input[name=username]", "ada")
+        page.fill("input[name=password]", "wrong password")
+        with page.expect_response(lambda r: r.request.method == "POST") as answer:
+            page.locator("form.stack-form button[type=submit]").click()
+    assert answer.value.status == 429
+    problems += audit(page, axe_source, phone=phone)
+
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("audited_context", ["desktop", "phone"], indirect=True)
+def test_staff_pages_have_no_axe_violations_and_fit_a_phone(
+    audited_context, live_server, axe_source, staff, shipped_version
+):
+    context, page, phone = audited_context
+    signed_in(context, live_server, staff)
+    SubmissionFactory(corrected_digit=4, predicted_digit=9)
+    SubmissionFactory(corrected_digit=1, predicted_digit=7, model_version=shipped_version)
+    run = TrainingRunFactory(state="rejected", in_flight=None, reason="holdout accuracy fell", requested_by=staff)
+    running = TrainingRunFactory(state="running", progress=40, step="epoch 2/3", requested_by=staff)
+    problems = []
+    for path in [
+        "/staff/corrections/",
+        "/staff/models/",
+        f"/staff/training-runs/{run.pk}/",
+        f"/staff/training-runs/{running.pk}/",
+    ]:
+        problems += audit(page, axe_source, live_server.url + path, phone=phone)
+    assert not problems, "\n".join(problems)
+
+
+def _digit_file() -> dict:
+    from PIL import Image, ImageDraw
+
+    from recognizer.tests.conftest import png_bytes
+
+    image = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(image).line([(100, 30), (100, 170)], fill=0, width=18)
+    return {"name": "one.png", "mimeType": "image/png", "buffer": png_bytes(image)}
