@@ -90,6 +90,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
+# A locked-out sign-in gets a page of the site: how long the pause lasts, and the password-reset link.
+AXES_LOCKOUT_TEMPLATE = "429.html"
 
 ROOT_URLCONF = "digitvision_site.urls"
 
