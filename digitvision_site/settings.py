@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "recognizer.request_log.RequestIdMiddleware",  # first: every log line of a request carries its id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files from the app server, compressed and cached
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -90,6 +91,13 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
+# Failures are counted per username and client address, the address the API throttles use too.
+AXES_CLIENT_IP_CALLABLE = "recognizer.client_address.client_address"
+
+# Trusted proxies in front of the app (load balancer, nginx): 0 means clients connect directly and the
+# socket's address is theirs; N means the N-th address from the right of X-Forwarded-For is (each proxy
+# appends the one it saw). More than there really are would let clients choose their address.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 # A locked-out sign-in gets a page of the site: how long the pause lasts, and the password-reset link.
 AXES_LOCKOUT_TEMPLATE = "429.html"
 
@@ -133,6 +141,32 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # API URLs answer a CSRF failure in the API's error shape; pages keep Django's page.
 CSRF_FAILURE_VIEW = "recognizer.api.errors.csrf_failure"
+
+# Logs go to stderr, one JSON object per line (time, level, logger, message, request_id, traceback), for a
+# log collector; every line of a request carries its X-Request-ID. Errors (a 500's traceback) are never lost,
+# whatever DEBUG says; SQL is never logged.
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "recognizer.request_log.RequestIdFilter"}},
+    "formatters": {"json": {"()": "recognizer.request_log.JsonFormatter"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "json",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own loggers reach the root handler instead of their DEBUG-only console and mail handlers.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.db.backends": {"handlers": [], "level": "WARNING", "propagate": True},
+    },
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -196,7 +230,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "recognizer.api.parsers.JSONParser",  # deeply nested JSON is a 400 parse_error, not a 500
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
@@ -210,6 +244,7 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Content negotiation by the Accept header only: no `?format=` override to document, fuzz or misuse.
     "URL_FORMAT_OVERRIDE": None,
+    "NUM_PROXIES": NUM_PROXIES,  # DRF's rule for client addresses; our throttles use recognizer.client_address
 }
 # Requests per period ("N/second|minute|hour|day"), read on every request so they can be changed in tests.
 DIGITVISION_API_THROTTLE_RATES = {

@@ -10,6 +10,8 @@ class RecognizerConfig(AppConfig):
 
     def ready(self) -> None:
         from ml.decode import register_image_formats
+        from recognizer import signals
 
         # Every Image.open in the web app (stored originals, previews), not only ml's decoding, reads HEIC.
         register_image_formats()
+        signals.connect()

@@ -3,6 +3,7 @@
 import logging
 import sys
 
+from axes.helpers import get_cool_off
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -30,6 +31,19 @@ class ApiError(exceptions.APIException):
         self.status_code = status_code
         self.error_code = code
         self.details = details or {}
+
+
+class LockedOut(exceptions.Throttled):
+    """429 locked_out: django-axes locked this username out from this address after repeated failures (the
+    sign-in page answers 429 too); Retry-After and details.retry_after say when the cool-off ends."""
+
+    default_detail = "Too many failed sign-ins for this username from your address; the account is locked."
+    default_code = "locked_out"
+
+    def __init__(self, request: HttpRequest) -> None:
+        # Each refused attempt starts the cool-off again (axes' default), so it ends a full cool-off from now.
+        cool_off = get_cool_off(request)
+        super().__init__(wait=cool_off.total_seconds() if cool_off else None)
 
 
 def error_body(code: str, message: str, details: dict | list | None = None) -> dict:
@@ -139,6 +153,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if isinstance(sys.exc_info()[1], UNAVAILABLE_ERRORS):
         return _service_unavailable(request)
     if _is_api(request):
-        body = error_body("server_error", "Something went wrong on our side; it has been logged.")
+        # The id the log line carries (and the X-Request-ID header): what a person quotes when reporting it.
+        request_id = getattr(request, "request_id", None)
+        details = {"request_id": request_id} if request_id else None
+        body = error_body("server_error", "Something went wrong on our side; it has been logged.", details)
         return JsonResponse(body, status=500)
     return defaults.server_error(request)

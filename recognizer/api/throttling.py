@@ -6,6 +6,8 @@ from django.conf import settings
 from redis.exceptions import RedisError
 from rest_framework import throttling
 
+from recognizer.client_address import client_address
+
 logger = logging.getLogger(__name__)
 
 
@@ -13,6 +15,10 @@ class _RatesFromSettings:
     # DRF copies its rates at import time; reading them per request lets settings (and tests) change them.
     def get_rate(self) -> str | None:
         return settings.DIGITVISION_API_THROTTLE_RATES.get(self.scope)
+
+    def get_ident(self, request) -> str | None:
+        # The same client address django-axes counts sign-in failures by (NUM_PROXIES trusted proxies).
+        return client_address(request)
 
     def allow_request(self, request, view) -> bool:
         # The counters live in the cache (Redis when several processes serve). If it cannot be reached, the

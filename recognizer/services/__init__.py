@@ -1,5 +1,6 @@
 """Every write to the recognizer's data (HackSoftware Django-Styleguide services), one module per entity."""
 
+from recognizer.services.accounts import account_token_get_or_create, account_tokens_revoke
 from recognizer.services.model_versions import model_version_activate, model_version_register, model_version_rollback
 from recognizer.services.submissions import (
     account_delete,
@@ -11,6 +12,8 @@ from recognizer.services.submissions import (
 
 __all__ = [
     "account_delete",
+    "account_token_get_or_create",
+    "account_tokens_revoke",
     "model_version_activate",
     "model_version_register",
     "model_version_rollback",

@@ -151,4 +151,5 @@ def test_api_token_requests_are_locked_out_too(user, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.post("/api/v1/auth/token/", {"username": user.username, "password": "guess"})
     response = client.post("/api/v1/auth/token/", {"username": user.username, "password": PASSWORD})
-    assert response.status_code in (400, 403, 429) and "token" not in response.json()
+    assert response.status_code == 429 and response.json()["error"]["code"] == "locked_out"
+    assert "token" not in response.json()

@@ -49,10 +49,26 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
-def _ico() -> bytes:
+def _saved(fmt: str, mode: str = "L") -> bytes:
+    """A small image in a format Pillow reads but the service does not accept."""
     buffer = io.BytesIO()
-    Image.new("L", (32, 32), 255).save(buffer, format="ICO")
+    Image.new(mode, (32, 32), 255).save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+# Pillow reads an EPS by running Ghostscript on it: refused from its header, it never gets that far.
+_EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 32 32\n%%EndComments\n0 setgray 4 4 24 24 rectfill\nshowpage\n"
+
+UNDOCUMENTED_FORMATS = {
+    "ICO": _saved("ICO"),
+    "PPM": _saved("PPM"),
+    "XBM": _saved("XBM", "1"),
+    "TGA": _saved("TGA"),
+    "PCX": _saved("PCX"),
+    "SGI": _saved("SGI"),
+    "IM": _saved("IM"),
+    "EPS": _EPS,
+}
 
 
 _digit = Image.new("L", (200, 200), 255)
@@ -71,7 +87,7 @@ HOSTILE = {
     "ZIP": (_zip(), {400}),
     "decompression bomb": (_bomb_png(), {413}),
     "blank 16-bit": (_png(Image.new("I;16", (64, 64), 65535)), {422}),
-    "undocumented format (ICO)": (_ico(), {415}),
+    **{f"undocumented format ({fmt})": (data, {415}) for fmt, data in UNDOCUMENTED_FORMATS.items()},
 }
 
 
@@ -124,6 +140,30 @@ def test_hostile_input_is_refused_cleanly(clients, media_root, channel, case):
     data, statuses = HOSTILE[case]
     response = CHANNELS[channel](clients[channel], data, "digit.png")
     assert response.status_code in statuses, (response.status_code, response.content[:300])
+    assert_nothing_stored(media_root)
+
+
+@pytest.mark.parametrize("fmt", UNDOCUMENTED_FORMATS)
+def test_undocumented_formats_are_415_unsupported_format(clients, media_root, fmt):
+    """Each is an image Pillow would read; the API names the refusal and the upload page answers 415 too."""
+    assert Image.open(io.BytesIO(UNDOCUMENTED_FORMATS[fmt])).format == fmt
+    for channel in ("api multipart", "api json"):
+        response = CHANNELS[channel](clients[channel], UNDOCUMENTED_FORMATS[fmt], f"digit.{fmt.lower()}")
+        assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_format"
+    assert _upload_form(clients["upload form"], UNDOCUMENTED_FORMATS[fmt], "digit.png").status_code == 415
+    assert_nothing_stored(media_root)
+
+
+def test_an_eps_is_never_handed_to_ghostscript(clients, media_root, monkeypatch):
+    from PIL import EpsImagePlugin
+
+    def ghostscript(*args, **kwargs):
+        raise AssertionError("an uploaded EPS reached Ghostscript")
+
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", ghostscript)
+    monkeypatch.setattr(EpsImagePlugin, "has_ghostscript", lambda: True)  # as on a machine that has it
+    for channel in CHANNELS:
+        assert CHANNELS[channel](clients[channel], _EPS, "digit.eps").status_code == 415
     assert_nothing_stored(media_root)
 
 

@@ -4,14 +4,15 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import status
-from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recognizer.api import docs
+from recognizer.api.errors import LockedOut
 from recognizer.api.serializers import (
     AccountDeleteSerializer,
     TokenSerializer,
@@ -19,6 +20,8 @@ from recognizer.api.serializers import (
 from recognizer.api.throttling import AuthThrottle
 from recognizer.services import (
     account_delete,
+    account_token_get_or_create,
+    account_tokens_revoke,
 )
 
 
@@ -46,13 +49,18 @@ class AuthTokenView(APIView):
     )
     def post(self, request: Request) -> Response:
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        if not serializer.is_valid():
+            # django-axes refused (or just locked) this username from this address: say so, as the sign-in
+            # page does, rather than a 400 that reads like one more wrong password.
+            if getattr(request, "axes_locked_out", False):
+                raise LockedOut(request)
+            raise ValidationError(serializer.errors)
+        token = account_token_get_or_create(user=serializer.validated_data["user"])
         return Response({"token": token.key})
 
     @extend_schema(responses={204: None, 401: docs.ERROR, 429: docs.ERROR}, summary="Revoke your API token")
     def delete(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
+        account_tokens_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

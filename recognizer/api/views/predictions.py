@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from recognizer.api import docs
 from recognizer.api.errors import error_body
 from recognizer.api.filters import PredictionFilter
-from recognizer.api.renderers import ImageRenderer
+from recognizer.api.renderers import ImageErrorsAsJsonMixin, ImageRenderer
 from recognizer.api.serializers import (
     BatchBase64Serializer,
     BatchResultSerializer,
@@ -81,7 +81,9 @@ def _predict(*, user, image, source: str, replaces: int | None = None) -> Submis
         responses=docs.responses(204, None, 404),
     ),
 )
-class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PredictionViewSet(
+    ImageErrorsAsJsonMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """A person's own predictions; another person's is a 404, never a 403 that would reveal it exists."""
 
     serializer_class = PredictionSerializer
@@ -96,12 +98,6 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
         _include_input(request)  # refuse a bad `include` before doing any work
-
-    def finalize_response(self, request: Request, response, *args, **kwargs):
-        # An error from an image endpoint is JSON even when the client asked for an image.
-        if isinstance(response, Response) and isinstance(getattr(request, "accepted_renderer", None), ImageRenderer):
-            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
 
     def get_object(self) -> Submission:
         try:
