@@ -221,7 +221,8 @@ class ReviewedCorrectionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_preview(self, submission: Submission) -> str:
-        path = reverse("api:prediction-preview", args=[submission.pk])
+        # The staff endpoint: /predictions/{id}/preview/ is the requester's own only, a 404 for anyone else's.
+        path = reverse("api:correction-preview", args=[submission.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 

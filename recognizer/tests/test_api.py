@@ -477,7 +477,7 @@ class TestCorrectionsForStaff:
         listed = {c["id"]: c for c in body["results"]}[changed.pk]
         assert listed["person"] == changed.user.username and listed["predicted_digit"] == 7
         assert listed["corrected_digit"] == 1 and listed["excluded_from_training"] is False
-        assert listed["preview"].endswith(f"{PREDICTIONS}{changed.pk}/preview/")
+        assert listed["preview"].endswith(f"{self.CORRECTIONS}{changed.pk}/preview/")  # one staff may fetch
         only_changed = staff_api.get(self.CORRECTIONS, {"state": "changed"}).json()["results"]
         assert [c["id"] for c in only_changed] == [changed.pk]
         assert [c["id"] for c in staff_api.get(self.CORRECTIONS, {"digit": 3}).json()["results"]] == [confirmed.pk]

@@ -1,6 +1,7 @@
 """API for staff: curating corrections, the model versions (rollback) and retraining runs."""
 
 from django.db import transaction
+from django.http import FileResponse
 from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
@@ -8,11 +9,13 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from recognizer.api import docs
 from recognizer.api.filters import CorrectionFilter
+from recognizer.api.renderers import ImageErrorsAsJsonMixin, ImageRenderer
 from recognizer.api.serializers import (
     ActivateSerializer,
     CorrectionReviewSerializer,
@@ -21,6 +24,7 @@ from recognizer.api.serializers import (
     ReviewedCorrectionSerializer,
     TrainingRunSerializer,
 )
+from recognizer.image_responses import private_preview_response
 from recognizer.selectors import (
     model_version_list,
     submission_corrections_for_review,
@@ -49,7 +53,9 @@ from recognizer.services.training_runs import training_run_cancel, training_run_
         responses=docs.responses(200, ReviewedCorrectionSerializer, 400, 404),
     ),
 )
-class CorrectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CorrectionViewSet(
+    ImageErrorsAsJsonMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """People's corrections, which retraining learns from, for staff to curate; others get 403."""
 
     serializer_class = ReviewedCorrectionSerializer
@@ -74,6 +80,15 @@ class CorrectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
                 use = not changes["excluded_from_training"]
                 submission = submission_set_training_use(submission=submission, user=request.user, use=use)
         return Response(self.get_serializer(submission).data)
+
+    @extend_schema(
+        summary="A small WebP of the corrected image (staff): the `preview` link of a correction",
+        responses=docs.image_responses(),
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ImageRenderer], filterset_class=None)
+    def preview(self, request: Request, pk: str) -> FileResponse:
+        # Here, not under /predictions/: those are the requester's own, and staff look at everyone's.
+        return private_preview_response(self.get_object())
 
 
 @extend_schema_view(
