@@ -165,6 +165,8 @@ LOGGING = {
         "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.db.backends": {"handlers": [], "level": "WARNING", "propagate": True},
+        # Its warnings (each failed sign-in, each lockout, by username and address) without its INFO chatter.
+        "axes": {"handlers": [], "level": "WARNING", "propagate": True},
     },
 }
 
