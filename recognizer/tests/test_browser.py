@@ -326,6 +326,69 @@ def test_upload_recognises_a_scan_and_rejects_a_fake_png(page, live_server, mnis
     assert files_before == sorted(p for p in Path(media_root).rglob("*") if p.is_file())
 
 
+def test_one_uploaded_image_is_one_submission(page, live_server, tmp_path):
+    """Choosing the file recognises it; Recognise (a click, or Enter) must not store the same image again."""
+    sign_up(page, live_server)
+    page.goto(f"{live_server.url}/upload/")
+    bs.arm_result_probe(page)
+
+    page.set_input_files("[data-testid=upload-input]", mnist_png(tmp_path, 0))
+    bs.wait_for_prediction(page)
+
+    recognise = page.locator("[data-upload-submit]")
+    assert recognise.is_hidden()
+    page.locator("[data-upload-form]").evaluate("form => form.requestSubmit()")  # Enter in the form
+    page.wait_for_timeout(500)
+    assert submission_count() == 1
+
+    # Another file is another image: it is recognised (and stored) in its turn.
+    page.set_input_files("[data-testid=upload-input]", mnist_png(tmp_path, 1))
+    expect(page.locator("[data-result-panel]")).to_have_attribute("data-state", "ready")
+    page.wait_for_timeout(300)
+    assert submission_count() == 2
+
+
+def test_a_two_stroke_digit_drawn_with_a_human_pause_is_read_once_whole(page, live_server, mnist, debounce_ms):
+    """The pen is lifted between the strokes of a 4 for a few hundred milliseconds: the page must wait that
+    out and read the whole digit, not flash an answer for its first stroke."""
+    sign_up(page, live_server)
+    strokes, label = bs.digit_strokes(4)  # a two-stroke 4
+    fitted = bs.fit_to_box(strokes, bs.canvas_box(page))
+    sent = []
+    page.on("request", lambda r: r.method == "POST" and "/api/v1/predictions/" in r.url and sent.append(r))
+
+    bs.mouse_draw(page, [fitted[0]])
+    page.wait_for_timeout(450)  # a person's pause between the strokes of one digit
+    assert sent == [], "the half-drawn digit was sent"
+    bs.mouse_draw(page, [fitted[1]])
+    digit, latency = bs.wait_for_prediction(page)
+
+    assert len(sent) == 1 and digit == label
+    assert latency >= debounce_ms
+
+
+def test_on_a_phone_the_answer_shows_beside_the_canvas(touch_context, live_server, debounce_ms):
+    """The result panel is below the fold on a phone and the canvas takes the touch (it cannot scroll the
+    page), so the digit and the confidence show above the canvas too, within the screen."""
+    context, page = touch_context
+    sign_up(page, live_server, username="phone")
+    page.get_by_test_id("draw-canvas").scroll_into_view_if_needed()
+    one = [[(15.0, 26.0), (14.5, 14.0), (14.0, 2.0)]]
+    cdp = context.new_cdp_session(page)
+    bs.arm_result_probe(page)
+
+    bs.touch_draw(cdp, bs.fit_to_box(one, bs.canvas_box(page), margin=0.12))
+    digit, _ = bs.wait_for_prediction(page)
+
+    height = page.evaluate("innerHeight")
+    compact = page.locator("[data-result-compact]")
+    box, canvas = compact.bounding_box(), page.get_by_test_id("draw-canvas").bounding_box()
+    assert compact.is_visible() and 0 <= box["y"] and box["y"] + box["height"] <= height, box
+    assert canvas["y"] < height  # both at once: the answer while the canvas is in view
+    confidence = page.get_by_test_id("prediction-confidence").inner_text()
+    assert compact.inner_text().split()[:3] == ["Digit", str(digit), confidence], compact.inner_text()
+
+
 def test_upload_of_an_iphone_heic_photo(page, live_server, mnist, tmp_path):
     """HEIC is read by the server; a browser that cannot show it shows no broken preview, just the name."""
     images, labels = mnist

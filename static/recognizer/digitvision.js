@@ -6,7 +6,10 @@ import { DrawingPad } from "./drawing_pad.js";
 import { ResultPanel } from "./result_panel.js";
 import { callApi } from "./api.js";
 
-const AUTO_PREDICT_DELAY_MS = 250;
+// The pause after a stroke before the page predicts on its own. People lift the pen between the strokes of
+// one digit (a 4, a 5, a 7 with a bar) for some 200-500 ms; at 250 ms the half-drawn digit was read and
+// flashed a wrong answer. 700 ms waits out that pause; Predict answers at once.
+const AUTO_PREDICT_DELAY_MS = 700;
 
 class Predictor {
   // Uploads: a newer file aborts the request in flight, so a stale answer never shows.
@@ -23,6 +26,7 @@ class Predictor {
     this.drawing = 0; // bumped when the drawing is cleared: answers for an earlier drawing are ignored
   }
 
+  // Resolves true once the answer is shown, false when it failed or a newer file took over.
   async send(blob, filename, source, startedAt) {
     if (this.controller) this.controller.abort();
     const controller = new AbortController();
@@ -33,11 +37,13 @@ class Predictor {
     this.panel.loading();
     try {
       const s = await callApi(this.url, { body: data, signal: controller.signal });
-      if (controller.signal.aborted) return;
+      if (controller.signal.aborted) return false;
       this.show(s, startedAt);
+      return true;
     } catch (error) {
-      if (error.name === "AbortError") return;
+      if (error.name === "AbortError") return false;
       this.panel.error(error.message);
+      return false;
     } finally {
       if (this.controller === controller) this.controller = null;
     }
@@ -123,6 +129,7 @@ function initDrawPage(page) {
     onChange: () => {
       hint.hidden = !pad.isEmpty();
       clearTimeout(timer); // a new stroke started: wait for it to end
+      panel.markProvisional(true); // what is shown was read from the drawing before this stroke
     },
   });
   pad.width = Number(slider.value);
@@ -161,13 +168,17 @@ function initUploadPage(page) {
   const text = page.querySelector("[data-dropzone-text]");
   const errorBox = page.querySelector("[data-upload-error]");
   const serverError = page.querySelector("[data-upload-server-error]");
+  const submit = form.querySelector("[data-upload-submit]");
   const accepted = (input.getAttribute("accept") || "").split(",");
   let previewUrl = null;
+  let sent = null; // the file last sent: choosing it recognises it, so Recognise must not store it again
 
   const fail = (message) => {
     errorBox.textContent = message;
     errorBox.hidden = false;
     panel.reset();
+    sent = null;
+    submit.hidden = false;
   };
 
   const handle = (file) => {
@@ -191,7 +202,14 @@ function initUploadPage(page) {
     const name = document.createElement("strong");
     name.textContent = file.name;
     text.replaceChildren(name, " · choose another or drop it here");
-    predictor.send(file, file.name, "upload", performance.now());
+    sent = file;
+    submit.hidden = true; // choosing the file sent it; Recognise comes back only if that failed
+    predictor.send(file, file.name, "upload", performance.now()).then((shown) => {
+      if (!shown && sent === file) {
+        sent = null;
+        submit.hidden = false;
+      }
+    });
   };
 
   // Some formats the server reads (HEIC in most browsers) cannot be shown here: no broken image, just the name.
@@ -201,8 +219,8 @@ function initUploadPage(page) {
   input.addEventListener("change", () => handle(input.files[0]));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (input.files[0]) handle(input.files[0]);
-    else fail("Choose an image first.");
+    if (!input.files[0]) fail("Choose an image first.");
+    else if (input.files[0] !== sent) handle(input.files[0]);
   });
   for (const type of ["dragenter", "dragover"]) {
     zone.addEventListener(type, (e) => {

@@ -3,8 +3,13 @@
 
 import { callApi } from "./api.js";
 
-function percent(p) {
-  return (p * 100).toFixed(1) + "%";
+// The same rule as the pages' `percent` template filter (recognizer/templatetags/digitvision.py): one decimal,
+// never a flat "100.0%" or "0.0%" that is not exactly so.
+export function percent(p) {
+  const text = (p * 100).toFixed(1);
+  if (text === "100.0" && p < 1) return ">99.9%";
+  if (text === "0.0" && p > 0) return "<0.1%";
+  return text + "%";
 }
 
 // A page URL rendered with 0 for the id (e.g. /submissions/0/input/), for submission `id`.
@@ -22,11 +27,21 @@ export class ResultPanel {
     this.form = this.q("[data-correction-form]");
     this.apiUrl = root.dataset.apiUrl; // POST here to predict; {id}/correction/ to correct
     this.submission = null;
+    // The Draw page's compact answer beside the canvas (small screens, where the panel is below the fold).
+    this.compact = document.querySelector("[data-result-compact]");
     this.form.addEventListener("submit", (event) => this.onCorrect(event));
   }
 
   setState(state) {
     this.root.dataset.state = state;
+    if (this.compact) this.compact.dataset.state = state;
+  }
+
+  // The drawing is changing (a new stroke): the answer shown is for the drawing as it was.
+  markProvisional(provisional) {
+    const value = provisional && this.submission ? "true" : "false";
+    this.root.dataset.provisional = value;
+    if (this.compact) this.compact.dataset.provisional = value;
   }
 
   reset() {
@@ -48,6 +63,11 @@ export class ResultPanel {
     this.submission = s;
     this.q(".result-digit").textContent = String(s.digit);
     this.q(".result-confidence").textContent = percent(s.confidence);
+    if (this.compact) {
+      this.compact.querySelector("[data-compact-digit]").textContent = String(s.digit);
+      this.compact.querySelector("[data-compact-confidence]").textContent = percent(s.confidence);
+    }
+    this.markProvisional(false);
     this.q("[data-result-input]").src = withId(this.root.dataset.inputUrl, s.id);
     this.q("[data-result-detail]").href = withId(this.root.dataset.detailUrl, s.id);
     this.root.querySelectorAll("[data-result-probs] li").forEach((li) => {
