@@ -64,27 +64,27 @@ def decode_image(
         try:
             img = Image.open(fp)  # reads the header only
         except Image.DecompressionBombError as exc:
-            raise ImageTooLargeError(f"image too large: {exc}") from exc
+            raise ImageTooLargeError(f"The image is too large: {exc}") from exc
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise ImageDecodeError(
-                "not an image file that can be read (PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP, TIFF ...)"
+                "This is not an image file that can be read: send PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP or TIFF."
             ) from exc
     fmt = img.format
     if formats is not None and fmt not in formats:
         raise ImageFormatError(fmt, formats)
     width, height = img.size
     if width < 1 or height < 1:
-        raise ImageDecodeError("image has no pixels")
+        raise ImageDecodeError("The image has no pixels.")
     if width * height > MAX_PIXELS:
-        raise ImageTooLargeError(f"image too large: {width}x{height} pixels (limit {MAX_PIXELS:,})")
+        raise ImageTooLargeError(f"The image is too large: {width}x{height} pixels (the limit is {MAX_PIXELS:,}).")
     try:
         # JPEG can decode at a reduced scale for free; keep enough for a small digit in a big photo.
         img.draft(img.mode, (DRAFT_SIDE, DRAFT_SIDE))
         img = ImageOps.exif_transpose(img)  # a copy in memory, upright, whatever the tag said
         img.load()
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"image too large: {exc}") from exc
+        raise ImageTooLargeError(f"The image is too large: {exc}") from exc
     except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageDecodeError(f"image data is corrupt or truncated ({exc})") from exc
+        raise ImageDecodeError(f"The image data is corrupt or cut short ({exc}).") from exc
     img.format = fmt  # the copy forgets it; callers name stored files after it
     return img

@@ -45,16 +45,16 @@ def _decoded(image_bytes: bytes):
     """The image decoded, once, with every limit checked: bytes, format, pixels."""
     limit = settings.DIGITVISION_MAX_UPLOAD_BYTES
     if len(image_bytes) > limit:
-        raise TooLargeError(f"image too large: {len(image_bytes):,} bytes (limit {limit:,})")
+        raise TooLargeError(f"The image is too large: {len(image_bytes):,} bytes (the limit is {limit:,}).")
     if not image_bytes:
-        raise InvalidImageError("the image is empty")
+        raise InvalidImageError("The image is empty.")
     try:
         return decode_image(image_bytes, formats=_EXTENSIONS)
     except ImageTooLargeError as exc:
         raise TooLargeError(str(exc)) from exc
     except ImageFormatError as exc:
         raise UnsupportedFormatError(
-            f"{exc.format} images are not accepted: send PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP or TIFF",
+            f"{exc.format} images are not accepted: send PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP or TIFF.",
             details={"format": exc.format},
         ) from exc
     except ImageDecodeError as exc:
