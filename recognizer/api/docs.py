@@ -43,11 +43,35 @@ def responses(success: int, serializer, *errors: int) -> dict:
     return {success: serializer, **{s: _error(s) for s in sorted({*errors, *COMMON_ERRORS})}}
 
 
-def image_responses() -> dict:
+# The media types image endpoints answer with, concrete: generated clients skip a wildcard like `image/*`.
+# An original is stored in the format it was sent in (services/submissions.py names its extension).
+ORIGINAL_IMAGE_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/gif",
+    "image/bmp",
+    "image/tiff",
+    "image/heic",
+    "image/avif",
+)
+PREVIEW_IMAGE_TYPES = ("image/webp", *(t for t in ORIGINAL_IMAGE_TYPES if t != "image/webp"))
+INPUT_IMAGE_TYPES = ("image/png",)
+
+
+def image_responses(media_types: tuple[str, ...], description: str) -> dict:
+    """An image file in one of `media_types` (the first is the usual one), or an error as JSON."""
     return {
-        (200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The image file."),
+        **{(200, t): OpenApiResponse(OpenApiTypes.BINARY, description=description) for t in media_types},
         **{(s, "application/json"): _error(s) for s in (404, *COMMON_ERRORS)},
     }
+
+
+def json_body(serializer) -> dict:
+    """A request body declared as JSON only. DRF's parsers read a multipart form too, but one shape declared for
+    two media types makes generated clients that cannot be imported (openapi-python-client 0.29), and a client
+    needs one way to send it."""
+    return {"application/json": serializer}
 
 
 INCLUDE_PARAMETER = OpenApiParameter(

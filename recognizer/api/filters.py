@@ -5,6 +5,7 @@ from datetime import timedelta
 import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 
 from recognizer.models import DIGIT_CHOICES, REVIEW_STATES, Submission
 
@@ -23,13 +24,35 @@ class _DateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = _RealisticDateTimeField
 
 
-class _NoBlankValues(forms.Form):
-    # django-filter skips a parameter given with no value; an API client more likely made a mistake.
+class _OneValueEach(forms.Form):
+    # django-filter skips a parameter given with no value and reads only the last of a repeated one; an API client
+    # that sends either more likely made a mistake.
     def clean(self) -> dict:
         for name in self.fields:
-            if self.data.get(name, None) == "":
+            values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data.get(name)]
+            if len(values) > 1:
+                self.add_error(name, "Give one value: the parameter is not a list.")
+            elif self.data.get(name, None) == "":
                 self.add_error(name, "Give a value, or leave the parameter out.")
         return super().clean()
+
+
+# One order at a time (a string, not a list): its name in generated clients, what it means, the fields it orders
+# by (ties go newest first, as everywhere).
+_ORDERINGS = {
+    "-created_at": ("NEWEST_FIRST", "newest first (the default)", ("-created_at", "-id")),
+    "created_at": ("OLDEST_FIRST", "oldest first", ("created_at", "id")),
+    "confidence": ("LEAST_SURE_FIRST", "least sure first", ("confidence", "-created_at", "-id")),
+    "-confidence": ("SUREST_FIRST", "surest first", ("-confidence", "-created_at", "-id")),
+}
+_ORDERING_VALUES = sorted(_ORDERINGS)  # drf-spectacular sorts a parameter's enum; the names follow that order
+_ORDERING_SCHEMA = {
+    "type": "string",
+    "enum": _ORDERING_VALUES,
+    "x-enum-varnames": [_ORDERINGS[value][0] for value in _ORDERING_VALUES],
+    "description": "One order, a single value (several are refused):\n\n"
+    + "\n".join(f"* `{value}` - {label}" for value, (_, label, _) in _ORDERINGS.items()),
+}
 
 
 class PredictionFilter(django_filters.FilterSet):
@@ -49,21 +72,24 @@ class PredictionFilter(django_filters.FilterSet):
     max_confidence = django_filters.NumberFilter(field_name="confidence", lookup_expr="lte")
     created_after = _DateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = _DateTimeFilter(field_name="created_at", lookup_expr="lt")
-    ordering = django_filters.OrderingFilter(
-        fields=(("created_at", "created_at"), ("confidence", "confidence")),
-        label="created_at, -created_at (default), confidence (least sure first) or -confidence.",
+    ordering = django_filters.ChoiceFilter(
+        choices=[(value, label) for value, (_, label, _) in _ORDERINGS.items()], method="filter_ordering"
     )
 
     class Meta:
         model = Submission
         fields: list[str] = []
-        form = _NoBlankValues
+        form = _OneValueEach
 
     def filter_true_digit(self, queryset, name: str, value: int):
         return queryset.with_true_digit(value)
 
     def filter_corrected(self, queryset, name: str, value: str):
         return queryset.filter(corrected_digit__isnull=value == "false")
+
+    @extend_schema_field(_ORDERING_SCHEMA)
+    def filter_ordering(self, queryset, name: str, value: str):
+        return queryset.order_by(*_ORDERINGS[value][2])
 
 
 class CorrectionFilter(django_filters.FilterSet):
@@ -77,7 +103,7 @@ class CorrectionFilter(django_filters.FilterSet):
     class Meta:
         model = Submission
         fields = ["digit", "state"]
-        form = _NoBlankValues
+        form = _OneValueEach
 
     def filter_state(self, queryset, name: str, value: str):
         return queryset.in_review_state(value)

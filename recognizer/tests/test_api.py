@@ -319,7 +319,18 @@ class TestList:
         assert ids("ordering=confidence") == [old.pk, fixed.pk, sure.pk]
 
     @pytest.mark.parametrize(
-        "query", ["digit=10", "corrected=maybe", "min_confidence=high", "created_after=yesterday", "ordering=user"]
+        "query",
+        [
+            "digit=10",
+            "corrected=maybe",
+            "min_confidence=high",
+            "created_after=yesterday",
+            "ordering=user",
+            # One value each: a list would have meant its last value only, silently.
+            "ordering=confidence,created_at",
+            "ordering=confidence&ordering=-created_at",
+            "digit=1&digit=2",
+        ],
     )
     def test_bad_filter_is_400(self, token_client, user, query):
         assert_error(token_client.get(f"{PREDICTIONS}?{query}"), 400, "invalid")

@@ -41,7 +41,7 @@ class AuthTokenView(APIView):
         return [AllowAny()] if self._is_post() else super().get_permissions()
 
     @extend_schema(
-        request=AuthTokenSerializer,
+        request=docs.json_body(AuthTokenSerializer),
         responses={200: TokenSerializer, 400: docs.ERROR, 429: docs.ERROR},
         examples=docs.TOKEN_EXAMPLES,
         auth=[],
@@ -70,7 +70,7 @@ class AccountDeleteView(APIView):
     throttle_classes = [AuthThrottle]  # a password check: as slow to guess as a token request
 
     @extend_schema(
-        request=AccountDeleteSerializer,
+        request=docs.json_body(AccountDeleteSerializer),
         responses=docs.responses(204, None, 400),
         summary="Delete your account and all you sent",
     )

@@ -158,7 +158,7 @@ class PredictionViewSet(
 
     @extend_schema(
         summary="Correct (or confirm) a prediction",
-        request=CorrectionSerializer,
+        request=docs.json_body(CorrectionSerializer),
         responses=docs.responses(200, PredictionSerializer, 400, 404),
         examples=docs.CORRECTION_EXAMPLES,
     )
@@ -173,20 +173,28 @@ class PredictionViewSet(
             )
         return Response(self.get_serializer(submission).data)
 
-    @extend_schema(summary="The original image as it was sent", responses=docs.image_responses())
+    @extend_schema(
+        summary="The original image as it was sent",
+        responses=docs.image_responses(docs.ORIGINAL_IMAGE_TYPES, "The original, in the format it was sent in."),
+    )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ImageRenderer], filterset_class=None)
     def image(self, request: Request, pk: str) -> FileResponse:
         return private_file_response(self.get_object().image)
 
     @extend_schema(
         summary="A small WebP of the original (at most 192 px a side, upright), for lists",
-        responses=docs.image_responses(),
+        responses=docs.image_responses(
+            docs.PREVIEW_IMAGE_TYPES, "A WebP; the original itself, in its format, if no preview can be made of it."
+        ),
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ImageRenderer], filterset_class=None)
     def preview(self, request: Request, pk: str) -> FileResponse:
         return private_preview_response(self.get_object())
 
-    @extend_schema(summary="The 28x28 model input as a PNG", responses=docs.image_responses())
+    @extend_schema(
+        summary="The 28x28 model input as a PNG",
+        responses=docs.image_responses(docs.INPUT_IMAGE_TYPES, "The 28x28 model input, white ink on black."),
+    )
     @action(
         detail=True,
         methods=["get"],

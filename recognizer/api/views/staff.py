@@ -49,7 +49,7 @@ from recognizer.services.training_runs import training_run_cancel, training_run_
     ),
     partial_update=extend_schema(
         summary="Leave a correction out of retraining, use it again, or set the right digit (staff)",
-        request=CorrectionReviewSerializer,
+        request=docs.json_body(CorrectionReviewSerializer),
         responses=docs.responses(200, ReviewedCorrectionSerializer, 400, 404),
     ),
 )
@@ -83,7 +83,9 @@ class CorrectionViewSet(
 
     @extend_schema(
         summary="A small WebP of the corrected image (staff): the `preview` link of a correction",
-        responses=docs.image_responses(),
+        responses=docs.image_responses(
+            docs.PREVIEW_IMAGE_TYPES, "A WebP; the original itself, in its format, if no preview can be made of it."
+        ),
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ImageRenderer], filterset_class=None)
     def preview(self, request: Request, pk: str) -> FileResponse:
@@ -115,7 +117,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="Make this version the serving one (staff): a recorded rollback",
-        request=ActivateSerializer,
+        request=docs.json_body(ActivateSerializer),
         responses=docs.responses(200, ModelVersionSerializer, 404, 409),
     )
     @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
