@@ -14,6 +14,9 @@ from PIL import Image
 
 from recognizer.models import Submission
 
+# Pillow still reads IM headers (so the service can refuse them by name), and warns that it soon will not.
+pytestmark = pytest.mark.filterwarnings("ignore:IM image format is deprecated:DeprecationWarning")
+
 
 def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
