@@ -1,6 +1,7 @@
 """Stored submission images sent back to the people allowed to see them, never to shared caches."""
 
 import logging
+from pathlib import Path
 
 from django.core.files import File
 from django.db.models.fields.files import FieldFile
@@ -11,9 +12,23 @@ from recognizer.models import Submission
 
 logger = logging.getLogger(__name__)
 
+# The media type of each stored file's extension (originals, previews, model inputs), set explicitly: Python's
+# mimetypes knows WebP, HEIC and AVIF only where the system's mime.types does, and clients rely on the type.
+MEDIA_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+    ".tiff": "image/tiff",
+    ".heic": "image/heic",
+    ".avif": "image/avif",
+}
+
 
 def _private_response(handle: File) -> FileResponse:
-    response = FileResponse(handle)
+    content_type = MEDIA_TYPES.get(Path(handle.name or "").suffix.lower())
+    response = FileResponse(handle, content_type=content_type)
     # Private to the signed-in owner (or staff); a browser may keep it, a shared cache may not.
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"

@@ -10,6 +10,7 @@ from recognizer.api.serializers import (
     PredictionBase64Serializer,
     PredictionUploadSerializer,
 )
+from recognizer.image_responses import MEDIA_TYPES
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid input (`invalid`, `invalid_image`, `parse_error`).",
@@ -45,16 +46,7 @@ def responses(success: int, serializer, *errors: int) -> dict:
 
 # The media types image endpoints answer with, concrete: generated clients skip a wildcard like `image/*`.
 # An original is stored in the format it was sent in (services/submissions.py names its extension).
-ORIGINAL_IMAGE_TYPES = (
-    "image/png",
-    "image/jpeg",
-    "image/webp",
-    "image/gif",
-    "image/bmp",
-    "image/tiff",
-    "image/heic",
-    "image/avif",
-)
+ORIGINAL_IMAGE_TYPES = tuple(dict.fromkeys(MEDIA_TYPES.values()))
 PREVIEW_IMAGE_TYPES = ("image/webp", *(t for t in ORIGINAL_IMAGE_TYPES if t != "image/webp"))
 INPUT_IMAGE_TYPES = ("image/png",)
 

@@ -146,3 +146,11 @@ def test_an_iphone_heic_photo_gets_a_preview(owner_client, user):
 
     assert status == 200 and headers["Content-Type"] == "image/webp"
     assert Image.open(io.BytesIO(body)).size == (PREVIEW_SIDE, PREVIEW_SIDE * 3 // 4)
+
+
+def test_every_stored_extension_has_its_media_type():
+    """Responses name their type from the stored extension, not from the system's mime.types."""
+    from recognizer.image_responses import MEDIA_TYPES
+    from recognizer.services.submissions import _EXTENSIONS
+
+    assert set(_EXTENSIONS.values()) | {".webp", ".png"} == set(MEDIA_TYPES)
