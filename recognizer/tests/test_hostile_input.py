@@ -4,6 +4,7 @@ multipart and JSON): a clear 4xx, no row, no file written, never a 500."""
 import base64
 import io
 import struct
+import warnings
 import zipfile
 import zlib
 
@@ -55,7 +56,9 @@ def _zip() -> bytes:
 def _saved(fmt: str, mode: str = "L") -> bytes:
     """A small image in a format Pillow reads but the service does not accept."""
     buffer = io.BytesIO()
-    Image.new(mode, (32, 32), 255).save(buffer, format=fmt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # IM, as above
+        Image.new(mode, (32, 32), 255).save(buffer, format=fmt)
     return buffer.getvalue()
 
 
