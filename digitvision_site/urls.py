@@ -1,11 +1,13 @@
 """Root URL configuration: the recognizer's pages, accounts on Django auth, and the admin."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from recognizer import views as recognizer_views
 from recognizer.api import errors as api_errors
+from recognizer.forms import ChangePasswordForm, NewPasswordForm
 
 # Media is never served publicly, not even in DEBUG: submission images go through access-checked views
 # (recognizer:submission-image / submission-input) so only their owner, or staff, can fetch them.
@@ -19,6 +21,17 @@ urlpatterns = [
     re_path(r"^api/", api_errors.not_found_route),
     path("accounts/signup/", recognizer_views.signup, name="signup"),
     path("accounts/delete/", recognizer_views.account_delete_view, name="account-delete"),
+    # Django's own views, with forms that show the password rules under the password field.
+    path(
+        "accounts/password_change/",
+        auth_views.PasswordChangeView.as_view(form_class=ChangePasswordForm),
+        name="password_change",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(form_class=NewPasswordForm),
+        name="password_reset_confirm",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("recognizer.urls")),
 ]

@@ -1,18 +1,38 @@
 """Forms of the web pages: sign-up, account deletion, upload, correction, and the history and curation filters."""
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm, UserCreationForm
 
 from recognizer.models import REVIEW_STATES
 
 ACCEPTED_IMAGE_TYPES = "image/png,image/jpeg,image/heic,image/heif,image/avif,image/webp,image/gif,image/bmp,image/tiff"
 
 
-class SignUpForm(UserCreationForm):
+class PasswordRulesUnderThePassword:
+    """Django puts "too short", "too common" ... under the confirmation field; they are about the password, so
+    they show under the password field (a mismatch stays under the confirmation)."""
+
+    password_field = "password1"
+
+    def validate_password_for_user(self, user, password_field_name: str | None = None, **kwargs) -> None:
+        super().validate_password_for_user(user, password_field_name=self.password_field, **kwargs)
+
+
+class SignUpForm(PasswordRulesUnderThePassword, UserCreationForm):
     email = forms.EmailField(required=False, help_text="Optional; used only to reset a forgotten password.")
 
     class Meta(UserCreationForm.Meta):
         fields = ("username", "email")
+
+
+class NewPasswordForm(PasswordRulesUnderThePassword, SetPasswordForm):
+    """Setting a new password from a reset link."""
+
+    password_field = "new_password1"
+
+
+class ChangePasswordForm(PasswordRulesUnderThePassword, PasswordChangeForm):
+    password_field = "new_password1"
 
 
 class AccountDeleteForm(forms.Form):
@@ -64,6 +84,11 @@ class HistoryFilterForm(forms.Form):
         data = self.cleaned_data
         corrected = {"yes": True, "no": False}.get(data.get("corrected") or "")
         return {"digit": data.get("digit"), "corrected": corrected, "order": data.get("order") or "newest"}
+
+    def is_filtered(self) -> bool:
+        """Whether the filters leave some submissions out (an order alone does not)."""
+        filters = self.filters()
+        return filters["digit"] is not None or filters["corrected"] is not None
 
 
 class CorrectionReviewFilterForm(forms.Form):

@@ -10,18 +10,18 @@ register = template.Library()
 
 
 @register.filter
-def percent(p: float | None) -> str:
-    """A probability as a percentage to one decimal; never a flat "100%" or "0%" that is not exactly so.
-
-    static/recognizer/result_panel.js applies the same rule to the answers it shows."""
+def percent(p: float | None, decimals: int = 1) -> str:
+    """A fraction in [0, 1] as a percentage (one decimal unless told); never a flat "100.0%" or "0.0%" that is
+    not exactly so: ">99.9%", "<0.1%". static/recognizer/result_panel.js applies the same rule."""
     if p is None or p == "":
         return ""
-    p = float(p)
-    text = f"{p * 100:.1f}"
-    if text == "100.0" and p < 1.0:
-        return ">99.9%"
-    if text == "0.0" and p > 0.0:
-        return "<0.1%"
+    p, decimals = float(p), int(decimals)
+    text = f"{p * 100:.{decimals}f}"
+    smallest = f"{10**-decimals:.{decimals}f}"
+    if p < 1.0 and text == f"{100:.{decimals}f}":
+        return f">{100 - 10**-decimals:.{decimals}f}%"
+    if p > 0.0 and float(text) == 0.0:
+        return f"<{smallest}%"
     return f"{text}%"
 
 

@@ -531,3 +531,130 @@ def test_deleting_an_account_takes_everything_the_person_sent(
     theirs.refresh_from_db()
     assert theirs.corrected_digit == 4 and theirs.corrected_by is None and _stored(media_root, theirs) == [True, True]
     assert client_in.get(reverse("recognizer:history")).status_code == 302  # signed out
+
+
+# --------------------------------------------------------------------------- error pages and copy
+
+
+def _page_text(response) -> str:
+    import re
+
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+
+
+def test_not_found_and_forbidden_are_pages_of_the_site(client_in):
+    missing = client_in.get("/no-such-page/")
+    assert missing.status_code == 404
+    html = missing.content.decode()
+    assert '<html lang="en">' in html and "<title>Page not found · DigitVision</title>" in html
+    assert 'aria-label="Main"' in html and "History" in _page_text(missing)  # the menu, and what to do
+    forbidden = client_in.get(reverse("recognizer:staff-models"))
+    assert forbidden.status_code == 403 and "<title>Not allowed · DigitVision</title>" in forbidden.content.decode()
+    assert "staff only" in _page_text(forbidden)
+
+
+def test_the_500_page_renders_with_an_empty_context_and_no_database(django_assert_num_queries):
+    from django.template.loader import render_to_string
+
+    with django_assert_num_queries(0):
+        html = render_to_string("500.html")
+    assert "<title>Something went wrong · DigitVision</title>" in html and '<html lang="en">' in html
+    assert "Try again" in html
+
+
+def test_a_server_error_answers_the_500_page(client_in, monkeypatch):
+    from recognizer.views import people
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(people, "submission_list_for_user", broken)
+    client_in.raise_request_exception = False
+    response = client_in.get(reverse("recognizer:history"))
+    assert response.status_code == 500
+    assert b"Something went wrong on our side" in response.content and b"boom" not in response.content
+
+
+def test_the_sign_in_lockout_says_for_how_long_and_how_to_reset(client, user, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    settings.AXES_COOLOFF_TIME = 0.25
+    for _ in range(2):
+        response = client.post(reverse("login"), {"username": user.username, "password": "wrong"})
+    assert response.status_code == 429
+    text = _page_text(response)
+    assert "<title>Sign-in paused · DigitVision</title>" in response.content.decode()
+    assert "paused for 15 minutes" in text and "2 unsuccessful attempts" in text
+    assert f'href="{reverse("password_reset")}"' in response.content.decode()
+
+
+def test_password_rules_show_under_the_password_field(client):
+    response = client.post(reverse("signup"), {"username": "newcomer", "password1": "short", "password2": "short"})
+    form = response.context["form"]
+    assert form.errors["password1"] and "password2" not in form.errors
+    assert any("too short" in e for e in form.errors["password1"])
+    mismatch = client.post(
+        reverse("signup"), {"username": "newcomer", "password1": "drawing-digits-42", "password2": "other-42-x"}
+    )
+    assert "password2" in mismatch.context["form"].errors  # a mismatch is about the confirmation
+
+
+def test_password_change_rules_show_under_the_new_password(client_in):
+    response = client_in.post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": "short", "new_password2": "short"},
+    )
+    form = response.context["form"]
+    assert form.errors["new_password1"] and "new_password2" not in form.errors
+
+
+def test_an_empty_filtered_history_says_so_and_offers_to_clear(client_in, user):
+    SubmissionFactory.create_batch(3, user=user, predicted_digit=1)
+    text = _page_text(client_in.get(reverse("recognizer:history"), {"digit": 7}))
+    assert "No submissions match these filters" in text and "Nothing here yet" not in text
+    assert "Clear the filters" in text
+    fresh = UserFactory()
+    other = Client()
+    other.force_login(fresh)
+    assert "Nothing here yet" in _page_text(other.get(reverse("recognizer:history")))
+
+
+def test_history_cards_show_date_source_and_no_flat_hundred_percent(client_in, user):
+    import datetime as dt
+
+    when = dt.datetime(2026, 12, 1, 9, 57, tzinfo=dt.UTC)
+    SubmissionFactory(user=user, confidence=0.99996, source="upload", created_at=when)
+    text = _page_text(client_in.get(reverse("recognizer:history")))
+    assert "1 Dec 2026, 09:57 UTC" in text and "Upload" in text
+    assert ">99.9%" in client_in.get(reverse("recognizer:history")).content.decode().replace("&gt;", ">")
+    assert "100%" not in text and "100.0%" not in text
+
+
+def test_the_delete_confirmation_names_the_corrected_digit(client_in, user):
+    submission = SubmissionFactory(user=user, predicted_digit=7, corrected_digit=1)
+    text = _page_text(client_in.get(reverse("recognizer:submission-delete", args=[submission.pk])))
+    assert "A 1 (corrected; the model read 7)" in text
+
+
+@pytest.mark.parametrize(
+    "p,text",
+    [(1.0, "100.0%"), (0.99996, ">99.9%"), (0.9994, "99.9%"), (0.5, "50.0%"), (0.00004, "<0.1%"), (0.0, "0.0%")],
+)
+def test_one_percentage_rule(p, text):
+    from recognizer.templatetags.digitvision import percent
+
+    assert percent(p) == text
+
+
+def test_the_page_script_shows_percentages_by_the_same_rule():
+    from django.conf import settings
+
+    source = (settings.BASE_DIR / "static" / "recognizer" / "result_panel.js").read_text()
+    assert 'if (text === "100.0" && p < 1) return ">99.9%";' in source
+    assert 'if (text === "0.0" && p > 0) return "<0.1%";' in source
+
+
+def test_upload_errors_are_sentences_with_every_format(client_in, shipped_version, text_file):
+    with open(text_file, "rb") as f:
+        response = client_in.post(reverse("recognizer:upload"), {"image": f})
+    text = _page_text(response)
+    assert "This is not an image file that can be read: send PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP or TIFF." in text

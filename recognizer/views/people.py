@@ -79,7 +79,9 @@ def history(request: HttpRequest) -> HttpResponse:
     submissions = submission_list_for_user(user=request.user, **filter_form.filters())
     page = Paginator(submissions, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
-        request, "recognizer/history.html", {"active": "history", "filter_form": filter_form, "page_obj": page}
+        request,
+        "recognizer/history.html",
+        {"active": "history", "filter_form": filter_form, "page_obj": page, "filtered": filter_form.is_filtered()},
     )
 
 

@@ -30,6 +30,7 @@ from recognizer.selectors import (
 )
 from recognizer.services import model_version_rollback, submission_correct, submission_set_training_use
 from recognizer.services.training_runs import training_run_cancel, training_run_start
+from recognizer.templatetags.digitvision import percent
 
 RECENT_RUNS = 10
 CORRECTIONS_PAGE_SIZE = 48
@@ -59,7 +60,7 @@ def format_figure(kind: str, value) -> str:
     if isinstance(value, str):
         return value
     if kind == "fraction":  # accuracies are stored as fractions in [0, 1]
-        return f"{value * 100:.2f}%"
+        return percent(value, 2)
     if kind in ("count", "epoch", "run"):
         return f"{int(value):,}"
     if kind == "points":
