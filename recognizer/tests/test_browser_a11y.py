@@ -201,3 +201,44 @@ def _digit_file() -> dict:
     image = Image.new("L", (200, 200), 255)
     ImageDraw.Draw(image).line([(100, 30), (100, 170)], fill=0, width=18)
     return {"name": "one.png", "mimeType": "image/png", "buffer": png_bytes(image)}
+
+
+# Non-text contrast (WCAG 1.4.11), which axe does not measure: input borders and the focus ring against the
+# card, and the canvas hint (text) against the canvas.
+CONTRAST_JS = """() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const input = document.querySelector("input[name=password]");
+  input.focus();
+  const style = getComputedStyle(input);
+  const card = getComputedStyle(input.closest(".card")).backgroundColor;
+  return {border: ratio(style.borderTopColor, card), focus: ratio(style.outlineColor, card)};
+}"""
+
+
+@pytest.mark.parametrize("audited_context", ["desktop"], indirect=True)
+def test_controls_and_the_focus_ring_contrast_with_their_background(audited_context, live_server, user):
+    context, page, _ = audited_context
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.keyboard.press("Tab")  # keyboard focus, so :focus-visible applies
+    ratios = page.evaluate(CONTRAST_JS)
+    assert ratios["border"] >= 3 and ratios["focus"] >= 3, ratios
+    signed_in(context, live_server, user)
+    page.goto(live_server.url + "/")
+    hint = page.evaluate(
+        """() => [getComputedStyle(document.querySelector("[data-canvas-hint]")).color,
+                  getComputedStyle(document.querySelector(".draw-canvas")).backgroundColor]"""
+    )
+    assert _contrast(*hint) >= 4.5, hint
+
+
+def _contrast(a: str, b: str) -> float:
+    def luminance(color: str) -> float:
+        channels = [float(v) / 255 for v in re.findall(r"[\d.]+", color)[:3]]
+        r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted([luminance(a), luminance(b)], reverse=True)
+    return (high + 0.05) / (low + 0.05)
