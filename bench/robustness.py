@@ -91,7 +91,7 @@ def _pick(rng: np.random.Generator, options: tuple | list):
     return options[int(rng.integers(len(options)))]
 
 
-def _encode(img: Image.Image, fmt: str, **params) -> bytes:
+def encode(img: Image.Image, fmt: str, **params) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt, **params)
     return buf.getvalue()
@@ -134,7 +134,7 @@ def _digit_crop(digit: np.ndarray, thr: float) -> np.ndarray:
     return np.pad(d[top:bottom, left:right], 2)
 
 
-def _shape_mask(digit: np.ndarray, height: int, rng: np.random.Generator) -> np.ndarray:
+def shape_mask(digit: np.ndarray, height: int, rng: np.random.Generator) -> np.ndarray:
     """Ink coverage in [0, 1] of the digit drawn `height` px tall with smooth, antialiased edges."""
     thr = _uniform(rng, 0.35, 0.5)  # varies the stroke weight a little
     crop = _digit_crop(digit, thr)
@@ -218,7 +218,7 @@ def _pen_path(skel: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
     return nodes, edges
 
 
-def _stroke_mask(digit: np.ndarray, height: int, width: float) -> np.ndarray:
+def stroke_mask(digit: np.ndarray, height: int, width: float) -> np.ndarray:
     """The digit redrawn as a uniform pen line about `width` px wide and `height` px tall."""
     skel = _skeleton(digit)
     nodes, edges = _pen_path(skel)
@@ -258,14 +258,14 @@ def _place(mask: np.ndarray, canvas_h: int, canvas_w: int, rng: np.random.Genera
     return out
 
 
-def _on_canvas(mask: np.ndarray, rng: np.random.Generator, frac: tuple[float, float], aspect: tuple[float, float]):
+def on_canvas(mask: np.ndarray, rng: np.random.Generator, frac: tuple[float, float], aspect: tuple[float, float]):
     """A canvas on which the digit's height is `frac` of the canvas height, width `aspect` times the height."""
     canvas_h = round(mask.shape[0] / _uniform(rng, *frac))
     canvas_w = max(round(canvas_h * _uniform(rng, *aspect)), round(mask.shape[1] * 1.15))
     return _place(mask, canvas_h, canvas_w, rng)
 
 
-def _compose(mask: np.ndarray, bg, ink) -> np.ndarray:
+def compose(mask: np.ndarray, bg, ink) -> np.ndarray:
     """Ink over background by coverage; bg/ink are scalars (grey) or RGB triples."""
     bg, ink = np.asarray(bg, dtype=np.float32), np.asarray(ink, dtype=np.float32)
     m = mask[..., None] if bg.ndim or ink.ndim else mask
@@ -292,7 +292,7 @@ def _pen_colour(rng: np.random.Generator, name: str | None = None) -> Colour:
     return tuple(int(v) for v in np.clip(c, 0, 255))
 
 
-def _ink_on_paper(rng: np.random.Generator) -> tuple[Colour, Colour]:
+def ink_on_paper(rng: np.random.Generator) -> tuple[Colour, Colour]:
     """A pen on a tinted paper; low-contrast pairs are allowed but must stay clearly visible."""
     while True:
         ink, paper = _pen_colour(rng), PAPERS[_pick(rng, tuple(PAPERS))]
@@ -319,7 +319,7 @@ def _to_image(arr: np.ndarray) -> Image.Image:
 def _canvas_alpha(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     size = _randint(rng, 280, 600)
     height = round(size * _uniform(rng, 0.45, 0.8))
-    mask = _stroke_mask(digit, height, height * _uniform(rng, 0.07, 0.14))
+    mask = stroke_mask(digit, height, height * _uniform(rng, 0.07, 0.14))
     alpha = _place(mask, size, size, rng)
     ink = _pick(rng, CANVAS_INKS)
     rgb = np.empty((*alpha.shape, 3), dtype=np.uint8)
@@ -327,49 +327,49 @@ def _canvas_alpha(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     if rng.random() < 0.7:
         rgb[alpha <= 0] = 0  # browsers un-premultiply: fully transparent pixels come out as RGB 0
     rgba = np.dstack([rgb, (alpha * 255 + 0.5).astype(np.uint8)])
-    return _encode(Image.fromarray(rgba, "RGBA"), "PNG")
+    return encode(Image.fromarray(rgba, "RGBA"), "PNG")
 
 
 def _white_on_black(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    mask = _shape_mask(digit, _randint(rng, 150, 400), rng)
-    canvas = _on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
-    img = _compose(canvas, _randint(rng, 0, 40), _randint(rng, 200, 255))
+    mask = shape_mask(digit, _randint(rng, 150, 400), rng)
+    canvas = on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
+    img = compose(canvas, _randint(rng, 0, 40), _randint(rng, 200, 255))
     if rng.random() < 0.5:
         img = np.repeat(img[..., None], 3, axis=2)
-    return _encode(_to_image(img), "PNG")
+    return encode(_to_image(img), "PNG")
 
 
 def _black_on_white(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    mask = _shape_mask(digit, _randint(rng, 150, 400), rng)
-    canvas = _on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
+    mask = shape_mask(digit, _randint(rng, 150, 400), rng)
+    canvas = on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
     paper = _paper_grey(rng)
     if rng.random() < 0.5:
-        img = _compose(canvas, paper, _ink_grey(rng))
+        img = compose(canvas, paper, _ink_grey(rng))
     else:  # paper with a faint warm or cool cast
         tint = (paper, paper - _randint(rng, 0, 8), paper - _randint(rng, 0, 16))
-        img = _compose(canvas, tint[:: 1 if rng.random() < 0.5 else -1], (_ink_grey(rng),) * 3)
-    return _encode(_to_image(img), "PNG")
+        img = compose(canvas, tint[:: 1 if rng.random() < 0.5 else -1], (_ink_grey(rng),) * 3)
+    return encode(_to_image(img), "PNG")
 
 
 def _coloured_ink_tinted_paper(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    mask = _shape_mask(digit, _randint(rng, 150, 400), rng)
-    canvas = _on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
-    ink, paper = _ink_on_paper(rng)
-    img = _compose(canvas, paper, ink)
+    mask = shape_mask(digit, _randint(rng, 150, 400), rng)
+    canvas = on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
+    ink, paper = ink_on_paper(rng)
+    img = compose(canvas, paper, ink)
     if rng.random() < 0.5:
-        return _encode(_to_image(img), "PNG")
+        return encode(_to_image(img), "PNG")
     # Scans come out as JPEG with a little sensor noise.
-    return _encode(_to_image(_add_noise(img, _uniform(rng, 1, 3), rng)), "JPEG", quality=_randint(rng, 75, 95))
+    return encode(_to_image(_add_noise(img, _uniform(rng, 1, 3), rng)), "JPEG", quality=_randint(rng, 75, 95))
 
 
 def _jpeg_noise(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    mask = _shape_mask(digit, _randint(rng, 150, 350), rng)
-    canvas = _on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
-    img = _compose(canvas, _paper_grey(rng), _ink_grey(rng))
+    mask = shape_mask(digit, _randint(rng, 150, 350), rng)
+    canvas = on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
+    img = compose(canvas, _paper_grey(rng), _ink_grey(rng))
     if rng.random() < 0.5:
         img = np.repeat(img[..., None], 3, axis=2)
     img = _add_noise(img, _uniform(rng, 8, 25), rng)
-    return _encode(_to_image(img), "JPEG", quality=_randint(rng, 20, 50))
+    return encode(_to_image(img), "JPEG", quality=_randint(rng, 20, 50))
 
 
 def _illumination(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -398,7 +398,7 @@ def _photo_uneven_background(digit: np.ndarray, rng: np.random.Generator) -> byt
     long_side = _randint(rng, 800, 1600)
     short_side = round(long_side * 0.75)
     h, w = (long_side, short_side) if rng.random() < 0.5 else (short_side, long_side)
-    canvas = _place(_shape_mask(digit, round(h * _uniform(rng, 0.25, 0.5)), rng), h, w, rng)
+    canvas = _place(shape_mask(digit, round(h * _uniform(rng, 0.25, 0.5)), rng), h, w, rng)
     ink_ratio = _uniform(rng, 0.12, 0.35)  # pen ink reflects some light: never pure black in a photo
     value = _uniform(rng, 225, 250) * (1.0 - canvas * (1.0 - ink_ratio)) * _illumination(h, w, rng)
     value += rng.standard_normal((h, w), dtype=np.float32) * _uniform(rng, 2, 5)
@@ -408,12 +408,12 @@ def _photo_uneven_background(digit: np.ndarray, rng: np.random.Generator) -> byt
     rgb = Image.merge(
         "RGB", [grey.point(lambda v: min(255, round(v * red))), grey, grey.point(lambda v: round(v * blue))]
     )
-    return _encode(rgb, "JPEG", quality=_randint(rng, 70, 90))
+    return encode(rgb, "JPEG", quality=_randint(rng, 70, 90))
 
 
 def _tiny_in_big_canvas(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     size_h, size_w = _randint(rng, 1000, 2000), _randint(rng, 1000, 2000)
-    mask = _shape_mask(digit, _randint(rng, 30, 60), rng)
+    mask = shape_mask(digit, _randint(rng, 30, 60), rng)
     h, w = mask.shape
     while True:  # anywhere but the centre, where a cropping step might get lucky
         top, left = _randint(rng, 5, size_h - h - 5), _randint(rng, 5, size_w - w - 5)
@@ -423,12 +423,12 @@ def _tiny_in_big_canvas(digit: np.ndarray, rng: np.random.Generator) -> bytes:
         (_paper_grey(rng), _ink_grey(rng)) if rng.random() < 0.75 else (_randint(rng, 0, 40), _randint(rng, 200, 255))
     )
     img = Image.new("L", (size_w, size_h), bg)
-    img.paste(_to_image(_compose(mask, bg, ink)), (left, top))
-    return _encode(img, "PNG")
+    img.paste(_to_image(compose(mask, bg, ink)), (left, top))
+    return encode(img, "PNG")
 
 
 def _touching_border(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    mask = _shape_mask(digit, _randint(rng, 120, 360), rng)
+    mask = shape_mask(digit, _randint(rng, 120, 360), rng)
     h, w = mask.shape
     touching = _pick(rng, BORDER_SIDES)
     pads = {}
@@ -440,21 +440,21 @@ def _touching_border(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     padded = np.pad(mask, [(max(top, 0), max(bottom, 0)), (max(left, 0), max(right, 0))])
     cut = padded[max(-top, 0) : padded.shape[0] - max(-bottom, 0), max(-left, 0) : padded.shape[1] - max(-right, 0)]
     if rng.random() < 0.7:
-        img = _compose(cut, _paper_grey(rng), _ink_grey(rng))
+        img = compose(cut, _paper_grey(rng), _ink_grey(rng))
     else:
-        img = _compose(cut, _randint(rng, 0, 40), _randint(rng, 200, 255))
-    return _encode(_to_image(img), "PNG")
+        img = compose(cut, _randint(rng, 0, 40), _randint(rng, 200, 255))
+    return encode(_to_image(img), "PNG")
 
 
 def _thick_marker(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     height = _randint(rng, 150, 400)
-    mask = _stroke_mask(digit, height, height * _uniform(rng, 0.18, 0.25))
-    canvas = _on_canvas(mask, rng, (0.5, 0.8), (0.8, 1.3))
+    mask = stroke_mask(digit, height, height * _uniform(rng, 0.18, 0.25))
+    canvas = on_canvas(mask, rng, (0.5, 0.8), (0.8, 1.3))
     ink = _pick(rng, ((20, 20, 22), (20, 20, 22), (20, 50, 170), (200, 30, 35), (20, 120, 50)))
-    img = _compose(canvas, (_paper_grey(rng),) * 3, ink)
+    img = compose(canvas, (_paper_grey(rng),) * 3, ink)
     if rng.random() < 0.6:
-        return _encode(_to_image(img), "PNG")
-    return _encode(_to_image(img), "JPEG", quality=_randint(rng, 80, 95))
+        return encode(_to_image(img), "PNG")
+    return encode(_to_image(img), "JPEG", quality=_randint(rng, 80, 95))
 
 
 def thin_pen(
@@ -469,81 +469,81 @@ def thin_pen(
     `squeeze` keeps that fraction of the drawing's width (drawn from the range): tall, condensed handwriting.
     """
     height = _randint(rng, *heights)
-    mask = _stroke_mask(digit, height, _uniform(rng, 1.0, 2.2))
+    mask = stroke_mask(digit, height, _uniform(rng, 1.0, 2.2))
     if squeeze is not None:
         width = max(2, round(mask.shape[1] * _uniform(rng, *squeeze)))
         mask = np.clip(_resize_float(mask, width, mask.shape[0], Image.Resampling.BILINEAR), 0.0, 1.0)
-    canvas = _on_canvas(mask, rng, (0.45, 0.8), (0.8, 1.3))
+    canvas = on_canvas(mask, rng, (0.45, 0.8), (0.8, 1.3))
     ink = _pick(rng, ((25, 25, 30), (30, 45, 120), (60, 60, 60)))
-    return _encode(_to_image(_compose(canvas, (_randint(rng, 235, 255),) * 3, ink)), "PNG")
+    return encode(_to_image(compose(canvas, (_randint(rng, 235, 255),) * 3, ink)), "PNG")
 
 
 def _lowres_blurry_scan(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     height = _randint(rng, 12, 20)
     # Drawn 4x larger and box-averaged down, as a sensor integrates light over each pixel.
-    canvas = _on_canvas(_shape_mask(digit, 4 * height, rng), rng, (0.55, 0.8), (0.8, 1.25))
+    canvas = on_canvas(shape_mask(digit, 4 * height, rng), rng, (0.55, 0.8), (0.8, 1.25))
     ch, cw = canvas.shape[0] // 4 * 4, canvas.shape[1] // 4 * 4
     small = canvas[:ch, :cw].reshape(ch // 4, 4, cw // 4, 4).mean(axis=(1, 3))
     small = ndimage.gaussian_filter(small, _uniform(rng, 0.4, 0.9))
-    img = _add_noise(_compose(small, _paper_grey(rng), _ink_grey(rng)), _uniform(rng, 1, 5), rng)
+    img = _add_noise(compose(small, _paper_grey(rng), _ink_grey(rng)), _uniform(rng, 1, 5), rng)
     out = Image.fromarray(img, "L")
     if rng.random() < 0.75:  # the scanner driver upsamples to its nominal dpi
         factor = _uniform(rng, 2, 4)
         out = out.resize((round(out.width * factor), round(out.height * factor)), Image.Resampling.BILINEAR)
     if rng.random() < 0.5:
-        return _encode(out, "PNG")
-    return _encode(out, "JPEG", quality=_randint(rng, 70, 92))
+        return encode(out, "PNG")
+    return encode(out, "JPEG", quality=_randint(rng, 70, 92))
 
 
 def _exif_rotated(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    mask = _shape_mask(digit, _randint(rng, 150, 400), rng)
-    canvas = _on_canvas(mask, rng, (0.4, 0.7), (0.75, 0.75) if rng.random() < 0.5 else (1.33, 1.33))
-    upright = _to_image(_compose(canvas, (_paper_grey(rng),) * 3, (_ink_grey(rng),) * 3))
+    mask = shape_mask(digit, _randint(rng, 150, 400), rng)
+    canvas = on_canvas(mask, rng, (0.4, 0.7), (0.75, 0.75) if rng.random() < 0.5 else (1.33, 1.33))
+    upright = _to_image(compose(canvas, (_paper_grey(rng),) * 3, (_ink_grey(rng),) * 3))
     orientation = int(rng.choice(list(EXIF_WEIGHTS), p=list(EXIF_WEIGHTS.values())))
     exif = Image.Exif()
     exif[ORIENTATION_TAG] = orientation
     stored = upright.transpose(EXIF_STORE[orientation])
-    return _encode(stored, "JPEG", quality=_randint(rng, 85, 95), exif=exif)
+    return encode(stored, "JPEG", quality=_randint(rng, 85, 95), exif=exif)
 
 
 def _palette_mode(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    mask = _shape_mask(digit, _randint(rng, 150, 400), rng)
-    canvas = _on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
+    mask = shape_mask(digit, _randint(rng, 150, 400), rng)
+    canvas = on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
     if rng.random() < 0.5:
-        ink, paper = _ink_on_paper(rng)
+        ink, paper = ink_on_paper(rng)
     else:
         ink, paper = (_ink_grey(rng),) * 3, (_paper_grey(rng),) * 3
     transparent = rng.random() < 0.5
     if transparent:  # GIF-style keyed transparency: the key colour is the page the stroke was anti-aliased on
         paper = (255, 255, 255) if _luminance(ink) < 128 else (0, 0, 0)
     colours = _randint(rng, 8, 32)
-    img = _to_image(_compose(canvas, paper, ink)).convert("P", palette=Image.Palette.ADAPTIVE, colors=colours)
+    img = _to_image(compose(canvas, paper, ink)).convert("P", palette=Image.Palette.ADAPTIVE, colors=colours)
     fmt = "GIF" if rng.random() < 0.5 else "PNG"
     if transparent:
-        return _encode(img, fmt, transparency=int(img.getpixel((0, 0))))
-    return _encode(img, fmt)
+        return encode(img, fmt, transparency=int(img.getpixel((0, 0))))
+    return encode(img, fmt)
 
 
 def _sixteen_bit(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    mask = _shape_mask(digit, _randint(rng, 150, 400), rng)
-    canvas = _on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
+    mask = shape_mask(digit, _randint(rng, 150, 400), rng)
+    canvas = on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
     bg, ink = _uniform(rng, 50_000, 65_535), _uniform(rng, 0, 10_000)
     if rng.random() < 0.3:  # some scientific/scanner exports store ink bright
         bg, ink = _uniform(rng, 0, 8_000), _uniform(rng, 45_000, 65_535)
-    return _encode(Image.fromarray(np.clip(bg + (ink - bg) * canvas + 0.5, 0, 65_535).astype(np.uint16)), "PNG")
+    return encode(Image.fromarray(np.clip(bg + (ink - bg) * canvas + 0.5, 0, 65_535).astype(np.uint16)), "PNG")
 
 
 def _cmyk(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    mask = _shape_mask(digit, _randint(rng, 150, 400), rng)
-    canvas = _on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
+    mask = shape_mask(digit, _randint(rng, 150, 400), rng)
+    canvas = on_canvas(mask, rng, (0.4, 0.8), (0.8, 1.3))
     # Print workflows put dark ink mostly in K ("rich black" adds some C/M/Y); paper is a faint tint.
     paper = (_randint(rng, 0, 8), _randint(rng, 0, 8), _randint(rng, 0, 20), _randint(rng, 0, 8))
     ink = (_randint(rng, 20, 80), _randint(rng, 10, 60), _randint(rng, 10, 60), _randint(rng, 180, 255))
-    channels = _compose(canvas, paper, ink)
+    channels = compose(canvas, paper, ink)
     img = Image.frombytes("CMYK", (canvas.shape[1], canvas.shape[0]), channels.tobytes())
     if rng.random() < 0.5:
-        return _encode(img, "JPEG", quality=_randint(rng, 80, 95))
-    return _encode(img, "TIFF", compression=_pick(rng, ("raw", "tiff_lzw")))
+        return encode(img, "JPEG", quality=_randint(rng, 80, 95))
+    return encode(img, "TIFF", compression=_pick(rng, ("raw", "tiff_lzw")))
 
 
 RENDERERS: dict[str, Callable[[np.ndarray, np.random.Generator], bytes]] = {
@@ -581,7 +581,7 @@ def font_paths() -> list[str]:
 
 
 @lru_cache(maxsize=256)
-def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
 
 
@@ -594,7 +594,7 @@ def _glyph(font: ImageFont.FreeTypeFont, ch: str) -> bytes:
 def _has_digits(path: str) -> bool:
     """A font without digit glyphs draws nothing, or its .notdef box, which a private-use code point also gets."""
     try:
-        font = _font(path, 48)
+        font = load_font(path, 48)
     except OSError:
         return False
     blank, notdef = bytes(96 * 96), _glyph(font, "\ue000")
@@ -605,14 +605,14 @@ def _typed(path: str, label: int, rng: np.random.Generator) -> bytes:
     size = _randint(rng, 60, 120)
     paper, ink = _randint(rng, 240, 255), _randint(rng, 0, 30)
     img = Image.new("L", (size * 3, size * 3), paper)
-    ImageDraw.Draw(img).text((size * 1.5, size * 1.5), str(label), font=_font(path, size), fill=ink, anchor="mm")
+    ImageDraw.Draw(img).text((size * 1.5, size * 1.5), str(label), font=load_font(path, size), fill=ink, anchor="mm")
     if rng.random() < 0.35:
         img = img.rotate(_uniform(rng, -5, 5), resample=BICUBIC, fillcolor=paper)
     glyph = img.crop(Image.fromarray((np.asarray(img) < paper - 20).astype(np.uint8) * 255).getbbox())
     left, top, right, bottom = (round(glyph.height * _uniform(rng, 0.15, 0.5)) for _ in range(4))
     out = Image.new("L", (glyph.width + left + right, glyph.height + top + bottom), paper)
     out.paste(glyph, (left, top))
-    return _encode(out, "PNG")
+    return encode(out, "PNG")
 
 
 def typed_digits() -> list[Sample]:
@@ -638,8 +638,8 @@ def sklearn_digits(limit: int | None = None) -> list[Sample]:
         size = _randint(rng, 64, 128)
         # One blank source pixel around the 8x8 frame, as the ink often touches it.
         ink = np.clip(_resize_float(np.pad(image / 16.0, 1), size, size, BICUBIC), 0, 1)
-        img = _compose(ink, _paper_grey(rng), _ink_grey(rng))
-        samples.append(Sample(_encode(Image.fromarray(img, "L"), "PNG"), int(label), "sklearn_digits", -1))
+        img = compose(ink, _paper_grey(rng), _ink_grey(rng))
+        samples.append(Sample(encode(Image.fromarray(img, "L"), "PNG"), int(label), "sklearn_digits", -1))
     return samples
 
 
