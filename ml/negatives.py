@@ -74,7 +74,10 @@ FRAGMENT_SHARE = (0.3, 0.45)  # of a digit's ink kept by a fragment
 CUT_SHARE = (0.12, 0.4)  # of a digit's ink left inside the image by a border cut: not readable as that digit
 FAINT_CONTRAST = (0.08, 0.3)  # ink-to-paper contrast of the faint half of the cut samples (preprocess refuses < 0.1)
 FAINT_NOISE = (0.0, 6.0)  # paper noise sigma, grey levels
-MIN_WIDTH_RATIO = 0.5  # output ink narrower than this share of its height reads as a 1: dropped
+MIN_WIDTH_RATIO = 0.5  # output ink narrower than this share of its height reads as a 1: dropped ...
+# ... and so does ink this elongated in any direction (minor / major axis of its second moments): 95% of
+# MNIST training 1s lie below it and 99% of the other digits above (measured on 5,000 training digits).
+MIN_ELONGATION = 0.3
 SEVERAL_MIN_ASPECT = 1.2  # several digits must come out at least this much wider than tall
 
 # The side of a digit a cut or fragment may KEEP, per label. 1s are never used (any piece of a 1 is a 1);
@@ -454,10 +457,21 @@ def _ink_box(image: np.ndarray) -> tuple[int, int]:
     return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
 
 
+def elongation(image: np.ndarray) -> float:
+    """sqrt(minor / major) eigenvalue of the ink's second moments: near 0 for a straight stroke, 1 for a disc."""
+    weights = image.astype(np.float64) / max(float(image.sum()), 1e-9)
+    ys, xs = np.mgrid[: image.shape[0], : image.shape[1]]
+    dy, dx = ys - (weights * ys).sum(), xs - (weights * xs).sum()
+    cov = np.array([[(weights * dy * dy).sum(), (weights * dy * dx).sum()], [0.0, (weights * dx * dx).sum()]])
+    cov[1, 0] = cov[0, 1]
+    low, high = np.linalg.eigvalsh(cov)
+    return float(np.sqrt(max(low, 0.0) / max(high, 1e-12)))
+
+
 def _refusal(kind: str, image: np.ndarray) -> str | None:
     """Why a preprocessed negative is not kept, or None."""
     h, w = _ink_box(image)
-    if w < MIN_WIDTH_RATIO * h:
+    if w < MIN_WIDTH_RATIO * h or elongation(image) < MIN_ELONGATION:
         return "reads as a 1"  # a tall thin stroke is a 1 to anyone: rejecting it would reject real 1s
     if kind == "several_digits" and w < SEVERAL_MIN_ASPECT * h:
         return "not several digits"  # preprocess kept only one of them (the others were too far away)

@@ -9,7 +9,9 @@ from ml.negatives import (
     DIGIT_LIKE_LETTERS,
     KINDS,
     LETTERS,
+    MIN_ELONGATION,
     NegativesConfig,
+    elongation,
     is_training_font,
     training_font_paths,
     training_negatives,
@@ -123,3 +125,10 @@ def test_several_digits_hold_the_ink_of_two_or_three_digits(mnist_root):
         height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
         assert width >= 1.2 * height  # side by side: fitted to the 20 px box by its width
         assert width >= 19
+
+
+def test_nothing_kept_reads_as_a_straight_stroke(negatives):
+    bar = np.zeros((28, 28), np.float32)
+    np.fill_diagonal(bar[4:24, 4:24], 1.0)  # a slanted 1
+    assert elongation(bar) < MIN_ELONGATION
+    assert all(elongation(image) >= MIN_ELONGATION for image in negatives.images)
