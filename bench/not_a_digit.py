@@ -28,15 +28,7 @@ from bench.robustness import (
     shape_mask,
     stroke_mask,
 )
-
-try:
-    from ml.negatives import is_training_font
-except ImportError:  # until ml/negatives.py lands: the training negatives use DejaVu Sans and Sans Condensed
-
-    def is_training_font(path: str) -> bool:
-        name = Path(path).name
-        return name.startswith("DejaVuSans") and not name.startswith("DejaVuSansMono")
-
+from ml.negatives import is_training_font
 
 # Its own seed: nothing here shares a random stream with the training negatives or the robustness suite.
 SEED = 20_613
