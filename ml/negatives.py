@@ -82,12 +82,12 @@ SEVERAL_MIN_ASPECT = 1.2  # several digits must come out at least this much wide
 
 # The side of a digit a cut or fragment may KEEP, per label. 1s are never used (any piece of a 1 is a 1);
 # a kept part that is a whole loop (bottom of 6 or 8, top of 8 or 9) would read as 0, the top or right of
-# a 7 as a 7 and the left of a 2 as a 2 (looked at on a grid of samples), so those sides are left out.
+# a 7 as a 7, the left of a 2 as a 2 and of a 4 as a 4 (looked at on a grid of samples): those are left out.
 KEEP_SIDES: dict[int, tuple[str, ...]] = {
     0: ("top", "bottom", "left", "right"),
     2: ("top", "bottom"),
     3: ("top", "bottom", "left"),
-    4: ("top", "left", "right"),
+    4: ("top", "right"),
     5: ("top", "left", "right"),
     6: ("top", "left", "right"),
     7: ("left",),
