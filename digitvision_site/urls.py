@@ -5,9 +5,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from recognizer import views as recognizer_views
 from recognizer.api import errors as api_errors
 from recognizer.forms import ChangePasswordForm, NewPasswordForm
+from recognizer.views import accounts
 
 # Media is never served publicly, not even in DEBUG: submission images go through access-checked views
 # (recognizer:submission-image / submission-input) so only their owner, or staff, can fetch them.
@@ -19,8 +19,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # Any other /api/ URL: the API's JSON 404, also while DEBUG shows HTML error pages elsewhere.
     re_path(r"^api/", api_errors.not_found_route),
-    path("accounts/signup/", recognizer_views.signup, name="signup"),
-    path("accounts/delete/", recognizer_views.account_delete_view, name="account-delete"),
+    path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/delete/", accounts.account_delete_view, name="account-delete"),
     # Django's own views, with forms that show the password rules under the password field.
     path(
         "accounts/password_change/",
