@@ -25,6 +25,9 @@ class Checkpoint:
     model_config: ModelConfig
     normalisation: dict[str, float]
     temperature: float = 1.0
+    # Refuse ("not a digit") when 1 - the largest calibrated probability is above this; None: never refuse
+    # (a model trained before refusals existed). Chosen on validation digits by ml.refusal.choose_threshold.
+    rejection_threshold: float | None = None
     metrics: dict = field(default_factory=dict)
     data_checksums: dict[str, str] = field(default_factory=dict)
     info: dict = field(default_factory=dict)  # command, seed, parent checkpoint, timings ...
@@ -54,6 +57,7 @@ def save_checkpoint(ckpt: Checkpoint, path: Path, *, half: bool = True) -> str:
         "model_config": ckpt.model_config.to_dict(),
         "normalisation": dict(ckpt.normalisation),
         "temperature": float(ckpt.temperature),
+        "rejection_threshold": None if ckpt.rejection_threshold is None else float(ckpt.rejection_threshold),
         "metrics": ckpt.metrics,
         "data_checksums": dict(ckpt.data_checksums),
         "info": ckpt.info,
@@ -79,6 +83,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
             model_config=ModelConfig.from_dict(payload["model_config"]),
             normalisation=payload["normalisation"],
             temperature=payload["temperature"],
+            rejection_threshold=payload.get("rejection_threshold"),
             metrics=payload.get("metrics", {}),
             data_checksums=payload.get("data_checksums", {}),
             info=payload.get("info", {}),

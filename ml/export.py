@@ -61,9 +61,10 @@ def export_onnx(checkpoint_path: Path, onnx_path: Path | None = None) -> Path:
             dynamo=False,
         )
     model = onnx.load(str(tmp))
-    onnx.helper.set_model_props(
-        model, {"checkpoint_sha256": sha256_of(checkpoint_path), "temperature": str(ckpt.temperature)}
-    )
+    props = {"checkpoint_sha256": sha256_of(checkpoint_path), "temperature": str(ckpt.temperature)}
+    if ckpt.rejection_threshold is not None:
+        props["rejection_threshold"] = repr(float(ckpt.rejection_threshold))
+    onnx.helper.set_model_props(model, props)
     onnx.save(model, str(tmp))
     _check_matches(graph, tmp, example)
     tmp.replace(onnx_path)

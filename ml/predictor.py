@@ -16,27 +16,45 @@ from PIL import Image
 
 from ml.data import sha256_of
 from ml.preprocess import Preprocessed, preprocess
+from ml.refusal import SEVERAL_DIGITS, is_refused, refusal_reason, rejection_scores
 
 __all__ = ["Prediction", "Predictor"]
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One image's answer: a digit with its calibrated confidence, or "no digit" with the reason."""
+    """One image's answer, one of three: a digit with its calibrated confidence; "not a digit" (ink that is
+    not one digit, with the reason and the ten probabilities, so the closest digit can be shown); or "no
+    digit" (blank, a dot), with the reason and nothing else."""
 
     digit: int | None
     confidence: float | None
     probabilities: list[float] | None
     input_image: np.ndarray | None  # float32 (28, 28) in [0, 1]: what the model saw
     reason: str = ""
+    not_a_digit: bool = False
+    rejection_score: float | None = None  # 1 - the largest probability; None when the model never ran
 
     @property
     def no_digit(self) -> bool:
-        return self.digit is None
+        return self.digit is None and not self.not_a_digit
+
+    @property
+    def several_digits(self) -> bool:
+        return self.not_a_digit and self.reason == SEVERAL_DIGITS
+
+    @property
+    def closest_digit(self) -> int | None:
+        return None if self.probabilities is None else int(np.argmax(self.probabilities))
+
+    @property
+    def closest_probability(self) -> float | None:
+        return None if self.probabilities is None else float(max(self.probabilities))
 
 
 class Backend(Protocol):
     name: str
+    rejection_threshold: float | None  # from the checkpoint; None: this model never refuses
 
     def calibrated_logits(self, images: np.ndarray) -> np.ndarray:
         """(N, 1, 28, 28) float32 in [0, 1] -> (N, 10) logits already divided by the temperature."""
@@ -58,6 +76,7 @@ class TorchBackend:
         self.mean = float(self.checkpoint.normalisation["mean"])
         self.std = float(self.checkpoint.normalisation["std"])
         self.temperature = float(self.checkpoint.temperature)
+        self.rejection_threshold = self.checkpoint.rejection_threshold
 
     def calibrated_logits(self, images: np.ndarray) -> np.ndarray:
         with self._torch.inference_mode():
@@ -77,6 +96,8 @@ class OnnxBackend:
         self.session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.metadata = self.session.get_modelmeta().custom_metadata_map
         self.input_name = self.session.get_inputs()[0].name
+        threshold = self.metadata.get("rejection_threshold")
+        self.rejection_threshold = None if threshold is None else float(threshold)
 
     def calibrated_logits(self, images: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: images})[0]
@@ -137,12 +158,30 @@ class Predictor:
     def predict_preprocessed(self, prepared: list[Preprocessed]) -> list[Prediction]:
         found = [p.image for p in prepared if not p.no_digit]
         probs = iter(self.probabilities(np.stack(found)) if found else [])
-        return [_no_digit(p) if p.no_digit else _prediction(next(probs), p.image) for p in prepared]
+        threshold = self.backend.rejection_threshold
+        return [_no_digit(p) if p.no_digit else _prediction(next(probs), p.image, threshold) for p in prepared]
 
 
-def _prediction(probs: np.ndarray, image: np.ndarray) -> Prediction:
+def _prediction(probs: np.ndarray, image: np.ndarray, threshold: float | None) -> Prediction:
+    score = float(rejection_scores(probs[None])[0])
+    if is_refused(score, threshold):
+        return Prediction(
+            digit=None,
+            confidence=None,
+            probabilities=probs.tolist(),
+            input_image=image,
+            reason=refusal_reason(image),
+            not_a_digit=True,
+            rejection_score=score,
+        )
     digit = int(probs.argmax())
-    return Prediction(digit=digit, confidence=float(probs[digit]), probabilities=probs.tolist(), input_image=image)
+    return Prediction(
+        digit=digit,
+        confidence=float(probs[digit]),
+        probabilities=probs.tolist(),
+        input_image=image,
+        rejection_score=score,
+    )
 
 
 def _no_digit(prepared: Preprocessed) -> Prediction:

@@ -32,6 +32,10 @@ class TrainConfig:
     lr: float = 4e-3  # OneCycle peak
     weight_decay: float = 5e-4
     label_smoothing: float = 0.05
+    # Outlier exposure (Hendrycks et al., 2019): with negatives given, each batch also carries this many
+    # not-a-digit inputs whose predicted distribution is pulled towards uniform, at this weight.
+    negatives_per_batch: int = 64
+    negative_weight: float = 0.5
     seed: int = 0
     threads: int = 2
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -54,6 +58,11 @@ class EpochRecord:
     seconds: float
 
 
+def outlier_exposure_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy from the uniform distribution: low when the model is unsure among all ten digits."""
+    return -F.log_softmax(logits, dim=1).mean()
+
+
 def _loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
     return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
 
@@ -68,8 +77,12 @@ def fit(
     progress: Progress | None = None,
     show_bar: bool = True,
     normalisation: dict[str, float] = MNIST_NORMALISATION,
+    negatives: torch.Tensor | None = None,
 ) -> tuple[DigitNet, list[EpochRecord]]:
-    """Train with augmentation, AdamW and OneCycle; return the epoch best on validation and the history."""
+    """Train with augmentation, AdamW and OneCycle; return the epoch best on validation and the history.
+
+    ``negatives``: optional (M, 1, 28, 28) not-a-digit inputs in [0, 1], trained towards a uniform answer.
+    """
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -91,8 +104,16 @@ def fit(
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             x = normalise(augment_batch(train_x[idx], cfg.augment, gen), normalisation)
             y = train_y[idx]
-            logits = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+            if negatives is not None and len(negatives):
+                pick = torch.randint(len(negatives), (cfg.negatives_per_batch,), generator=gen)
+                outliers = normalise(augment_batch(negatives[pick], cfg.augment, gen), normalisation)
+                both = model(torch.cat([x, outliers]))  # one pass: BatchNorm sees digits and negatives together
+                logits = both[: len(y)]
+                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+                loss = loss + cfg.negative_weight * outlier_exposure_loss(both[len(y) :])
+            else:
+                logits = model(x)
+                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
