@@ -180,3 +180,21 @@ def trainable_corrections(shipped_version) -> list:
     while len(made) < 10 or len({split_key_is_holdout(training_correction_key(s.pk)) for s in made}) < 2:
         made.append(SubmissionFactory(user=owner, model_version=shipped_version, corrected_digit=len(made) % 10))
     return made
+
+
+@pytest.fixture
+def refusing_model(shipped_version, monkeypatch):
+    """The shipped model version made to refuse every inked image ("not a digit", with the reason the image
+    gives), for tests of refusals whatever the shipped model's threshold. The live server runs in this
+    process, so browser tests see it too."""
+    from recognizer import serving
+
+    serve = serving.get_predictor
+
+    def refusing():
+        predictor, version = serve()
+        predictor.backend.rejection_threshold = -1.0  # every rejection score (1 - max p) is above it
+        return predictor, version
+
+    monkeypatch.setattr(serving, "get_predictor", refusing)
+    return shipped_version

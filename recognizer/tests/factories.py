@@ -51,6 +51,16 @@ class SubmissionFactory(DjangoModelFactory):
     probabilities = factory.LazyAttribute(lambda o: _probabilities(o.predicted_digit, o.confidence))
     model_version = factory.SubFactory(ModelVersionFactory)
 
+    class Params:
+        # SubmissionFactory(refused=True): the model said "not a digit"; its closest digit is 4, at 31%.
+        refused = factory.Trait(
+            predicted_digit=None,
+            confidence=None,
+            not_a_digit=True,
+            refusal_reason="not a digit",
+            probabilities=factory.LazyFunction(lambda: _probabilities(4, 0.31)),
+        )
+
 
 class TrainingRunFactory(DjangoModelFactory):
     """A training run row; a finished state (anything but queued/running/evaluating) is no longer in flight."""
