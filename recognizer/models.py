@@ -12,6 +12,7 @@ from imagekit.cachefiles import ImageCacheFile
 from imagekit.processors import ResizeToFit, Transpose
 
 DIGIT_CHOICES = [(d, str(d)) for d in range(10)]
+NOT_A_DIGIT_TEXT = "not a digit"  # how pages and the admin name that answer
 
 
 class ModelVersion(models.Model):
@@ -65,7 +66,7 @@ class SubmissionPreview(ImageSpec):
     options = {"quality": 80}
 
 
-# Where a correction stands, for staff's filters: the person picked another digit or confirmed the prediction;
+# Where a correction stands, for staff's filters: the person picked another answer or confirmed the model's;
 # retraining uses it or staff left it out.
 REVIEW_STATES = {
     "changed": "Changed by the person",
@@ -73,26 +74,81 @@ REVIEW_STATES = {
     "included": "Used for training",
     "excluded": "Left out of training",
 }
+# The two answers a stored submission can have, for filters on what the model said and on the true answer (a
+# blank image has no digit and is never stored).
+ANSWERS = {"digit": "A digit", "not_a_digit": "Not a digit"}
+
+# A correction is a digit or "not a digit", never both (a constraint below); uncorrected is neither.
+_CORRECTED = Q(corrected_digit__isnull=False) | Q(corrected_not_a_digit=True)
+# The true answer: the correction if any, else the model's.
+_TRUE_NOT_A_DIGIT = Q(corrected_not_a_digit=True) | Q(corrected_digit__isnull=True, not_a_digit=True)
+_TRUE_DIGIT = Q(corrected_digit__isnull=False) | Q(corrected_not_a_digit=False, not_a_digit=False)
+_CONFIRMED = Q(corrected_digit=F("predicted_digit")) | Q(corrected_not_a_digit=True, not_a_digit=True)
+# Spelled without negation: NOT (corrected_digit = predicted_digit) is NULL, so false, for a refused submission.
+_CHANGED = (
+    Q(corrected_digit__isnull=False, not_a_digit=True)
+    | Q(corrected_digit__lt=F("predicted_digit"))
+    | Q(corrected_digit__gt=F("predicted_digit"))
+    | Q(corrected_not_a_digit=True, not_a_digit=False)
+)
+
+
+def _check_answer(answer: str) -> None:
+    if answer not in ANSWERS:
+        raise ValueError(f"unknown answer {answer!r}: choose one of {', '.join(ANSWERS)}")
 
 
 class SubmissionQuerySet(models.QuerySet):
     def with_true_digit(self, digit: int) -> "SubmissionQuerySet":
-        """Submissions whose true digit is ``digit``: the correction if any, else the prediction."""
-        return self.filter(Q(corrected_digit=digit) | Q(corrected_digit__isnull=True, predicted_digit=digit))
+        """Submissions whose true digit is ``digit``: the correction if any, else the prediction. A submission
+        whose true answer is "not a digit" has no true digit."""
+        return self.filter(
+            Q(corrected_digit=digit)
+            | Q(corrected_digit__isnull=True, corrected_not_a_digit=False, predicted_digit=digit)
+        )
+
+    def with_true_not_a_digit(self, not_a_digit: bool = True) -> "SubmissionQuerySet":
+        """Submissions whose true answer is "not a digit" (the correction says so, or, uncorrected, the model
+        did); with ``not_a_digit=False``, those whose true answer is a digit."""
+        return self.filter(_TRUE_NOT_A_DIGIT if not_a_digit else _TRUE_DIGIT)
+
+    def with_answer(self, answer: str) -> "SubmissionQuerySet":
+        """Submissions by what the model said, one of ANSWERS: ``digit`` or ``not_a_digit``."""
+        _check_answer(answer)
+        return self.filter(not_a_digit=answer == "not_a_digit")
+
+    def with_true_answer(self, answer: str) -> "SubmissionQuerySet":
+        """Submissions by their true answer (the correction if any, else the model's), one of ANSWERS."""
+        _check_answer(answer)
+        return self.with_true_not_a_digit(answer == "not_a_digit")
+
+    def corrected(self, corrected: bool = True) -> "SubmissionQuerySet":
+        """Corrected submissions (to a digit or to "not a digit"), or with ``corrected=False`` the others."""
+        return (
+            self.filter(_CORRECTED)
+            if corrected
+            else self.filter(corrected_digit__isnull=True, corrected_not_a_digit=False)
+        )
 
     def in_review_state(self, state: str) -> "SubmissionQuerySet":
-        """Corrections by where staff's curation stands, one of REVIEW_STATES."""
+        """Corrections by where staff's curation stands, one of REVIEW_STATES. Changed: the correction differs
+        from the model's answer (another digit, a digit for "not a digit", or "not a digit" for a digit);
+        confirmed: it agrees (the same digit, or "not a digit" twice)."""
         if state not in REVIEW_STATES:
             raise ValueError(f"unknown review state {state!r}: choose one of {', '.join(REVIEW_STATES)}")
         if state == "changed":
-            return self.exclude(corrected_digit=F("predicted_digit"))
+            return self.filter(_CHANGED)
         if state == "confirmed":
-            return self.filter(corrected_digit=F("predicted_digit"))
+            return self.filter(_CONFIRMED)
         return self.filter(excluded_from_training=state == "excluded")
 
 
 class Submission(models.Model):
-    """One image a person sent, with what the model version said and, maybe, the person's correction."""
+    """One image a person sent, with what the model version said and, maybe, the person's correction.
+
+    The model said one of two things (a constraint holds it): a digit with its confidence, or "not a digit"
+    with the reason and neither. The correction, if any, is a digit or "not a digit", never both.
+    """
 
     objects = SubmissionQuerySet.as_manager()
 
@@ -106,12 +162,17 @@ class Submission(models.Model):
     image = models.FileField(upload_to=submission_image_path, max_length=255)
     input_image = models.FileField(upload_to=submission_input_path, max_length=255)
     source = models.CharField(max_length=10, choices=Source.choices)
-    predicted_digit = models.PositiveSmallIntegerField(choices=DIGIT_CHOICES)
-    confidence = models.FloatField()
+    predicted_digit = models.PositiveSmallIntegerField(choices=DIGIT_CHOICES, null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    not_a_digit = models.BooleanField(default=False, help_text="the model said the ink is not one digit")
+    refusal_reason = models.CharField(
+        max_length=100, blank=True, help_text="why it is not a digit, as the predictor said it; empty for a digit"
+    )
     probabilities = models.JSONField()
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="submissions")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     corrected_digit = models.PositiveSmallIntegerField(choices=DIGIT_CHOICES, null=True, blank=True)
+    corrected_not_a_digit = models.BooleanField(default=False, help_text="the person says it is not a digit")
     corrected_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -125,19 +186,32 @@ class Submission(models.Model):
         indexes = [models.Index(fields=["user", "-created_at"], name="recognizer_sub_user_created")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(predicted_digit__gte=0, predicted_digit__lte=9), name="recognizer_predicted_digit_0_9"
+                condition=Q(predicted_digit__isnull=True) | Q(predicted_digit__gte=0, predicted_digit__lte=9),
+                name="recognizer_predicted_digit_0_9",
             ),
             models.CheckConstraint(
                 condition=Q(corrected_digit__isnull=True) | Q(corrected_digit__gte=0, corrected_digit__lte=9),
                 name="recognizer_corrected_digit_0_9",
             ),
             models.CheckConstraint(
-                condition=Q(confidence__gte=0.0, confidence__lte=1.0), name="recognizer_confidence_0_1"
+                condition=Q(confidence__isnull=True) | Q(confidence__gte=0.0, confidence__lte=1.0),
+                name="recognizer_confidence_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    not_a_digit=False, predicted_digit__isnull=False, confidence__isnull=False, refusal_reason=""
+                )
+                | Q(not_a_digit=True, predicted_digit__isnull=True, confidence__isnull=True),
+                name="recognizer_a_digit_or_not_a_digit",
+            ),
+            models.CheckConstraint(
+                condition=Q(corrected_digit__isnull=True) | Q(corrected_not_a_digit=False),
+                name="recognizer_corrected_to_one_answer",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk}: {self.true_digit} ({self.get_source_display()})"
+        return f"#{self.pk}: {self.true_answer_label} ({self.get_source_display()})"
 
     @property
     def preview(self) -> ImageCacheFile:
@@ -148,12 +222,44 @@ class Submission(models.Model):
 
     @property
     def is_corrected(self) -> bool:
-        return self.corrected_digit is not None
+        return self.corrected_digit is not None or self.corrected_not_a_digit
 
     @property
-    def true_digit(self) -> int:
-        """The person's answer when there is one, else the model's."""
-        return self.corrected_digit if self.corrected_digit is not None else self.predicted_digit
+    def true_digit(self) -> int | None:
+        """The person's digit when there is one, else the model's; None when the true answer is "not a digit"."""
+        if self.corrected_digit is not None:
+            return self.corrected_digit
+        return None if self.corrected_not_a_digit else self.predicted_digit
+
+    @property
+    def true_not_a_digit(self) -> bool:
+        """The correction says "not a digit", or, uncorrected, the model did."""
+        return self.corrected_not_a_digit or (not self.is_corrected and self.not_a_digit)
+
+    @property
+    def is_confirmed(self) -> bool:
+        """Corrected to what the model said: the same digit, or "not a digit" twice."""
+        if self.corrected_not_a_digit:
+            return self.not_a_digit
+        return self.corrected_digit is not None and self.corrected_digit == self.predicted_digit
+
+    @property
+    def closest_digit(self) -> int:
+        """The most probable digit: the answer for a digit, the nearest miss for "not a digit"."""
+        return max(range(len(self.probabilities)), key=self.probabilities.__getitem__)
+
+    @property
+    def closest_probability(self) -> float:
+        return float(self.probabilities[self.closest_digit])
+
+    @property
+    def answer_label(self) -> str:
+        """What the model said, for people: "7" or "not a digit"."""
+        return NOT_A_DIGIT_TEXT if self.not_a_digit else str(self.predicted_digit)
+
+    @property
+    def true_answer_label(self) -> str:
+        return NOT_A_DIGIT_TEXT if self.true_not_a_digit else str(self.true_digit)
 
 
 class ModelVersionEvent(models.Model):
