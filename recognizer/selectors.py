@@ -3,7 +3,7 @@
 from typing import Literal
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from PIL import Image
 
 from recognizer.exceptions import NoActiveModelVersionError
@@ -19,16 +19,28 @@ def model_version_active() -> ModelVersion:
 
 
 SubmissionOrder = Literal["newest", "lowest_confidence"]
-_ORDERINGS: dict[str, list[str]] = {
-    "newest": ["-created_at", "-id"],
-    "lowest_confidence": ["confidence", "-created_at", "-id"],
+# "Not a digit" has no confidence: the least sure of all, first on every database (SQLite and PostgreSQL
+# disagree on where NULLs go by default).
+LEAST_SURE_FIRST = (F("confidence").asc(nulls_first=True), "-created_at", "-id")
+SUREST_FIRST = (F("confidence").desc(nulls_last=True), "-created_at", "-id")
+_ORDERINGS: dict[str, tuple] = {
+    "newest": ("-created_at", "-id"),
+    "lowest_confidence": LEAST_SURE_FIRST,
 }
 
 
 def submission_list_for_user(
-    *, user, digit: int | None = None, corrected: bool | None = None, order: SubmissionOrder = "newest"
+    *,
+    user,
+    digit: int | None = None,
+    corrected: bool | None = None,
+    answer: str | None = None,
+    true_answer: str | None = None,
+    order: SubmissionOrder = "newest",
 ) -> QuerySet[Submission]:
-    """A person's own submissions. ``digit`` filters on the true digit (the correction if any, else the prediction)."""
+    """A person's own submissions. ``digit`` filters on the true digit (the correction if any, else the
+    prediction); ``answer`` on what the model said and ``true_answer`` on the true answer, each ``digit`` or
+    ``not_a_digit``; ``corrected`` on either kind of correction."""
     if order not in _ORDERINGS:
         # A programming error, not a client's: the history form and the API's filter offer only these orders.
         raise ValueError(f"unknown order {order!r}: choose one of {', '.join(_ORDERINGS)}")
@@ -36,7 +48,11 @@ def submission_list_for_user(
     if digit is not None:
         qs = qs.with_true_digit(digit)
     if corrected is not None:
-        qs = qs.filter(corrected_digit__isnull=not corrected)
+        qs = qs.corrected(corrected)
+    if answer is not None:
+        qs = qs.with_answer(answer)
+    if true_answer is not None:
+        qs = qs.with_true_answer(true_answer)
     return qs.order_by(*_ORDERINGS[order])
 
 
@@ -73,21 +89,33 @@ def model_version_list() -> QuerySet[ModelVersion]:
 
 
 def submission_corrections_for_training() -> QuerySet[Submission]:
-    """Every corrected submission that still exists (a deleted one is gone, so never trained on) and that staff
-    have not excluded, oldest first."""
-    return Submission.objects.filter(corrected_digit__isnull=False, excluded_from_training=False).order_by("id")
+    """Every corrected submission (to a digit, or to "not a digit", a confirmed refusal included) that still
+    exists (a deleted one is gone, so never trained on) and that staff have not excluded, oldest first."""
+    return Submission.objects.corrected().filter(excluded_from_training=False).order_by("id")
 
 
-def submission_corrections_for_review(*, digit: int | None = None, state: str | None = None) -> QuerySet[Submission]:
+def submission_corrections_for_review(
+    *,
+    digit: int | None = None,
+    state: str | None = None,
+    answer: str | None = None,
+    true_answer: str | None = None,
+) -> QuerySet[Submission]:
     """Everyone's corrected submissions for staff to curate, newest correction first.
 
     digit: the corrected digit. state: one of REVIEW_STATES (changed, confirmed, included, excluded).
+    answer: what the model said, true_answer: what the correction says; each one of ANSWERS (digit,
+    not_a_digit): answer="digit", true_answer="not_a_digit" are the digits corrected to "not a digit".
     """
-    corrections = Submission.objects.filter(corrected_digit__isnull=False).select_related("user", "corrected_by")
+    corrections = Submission.objects.corrected().select_related("user", "corrected_by")
     if digit is not None:
         corrections = corrections.filter(corrected_digit=digit)
     if state is not None:
         corrections = corrections.in_review_state(state)
+    if answer is not None:
+        corrections = corrections.with_answer(answer)
+    if true_answer is not None:
+        corrections = corrections.with_true_answer(true_answer)
     return corrections.order_by("-corrected_at", "-id")
 
 

@@ -64,6 +64,9 @@ def _decoded(image_bytes: bytes):
 def submission_create(*, user, image_bytes: bytes, source: str, replaces_id: int | None = None) -> Submission:
     """Predict the digit in an image and keep it; nothing is stored when the image is refused or has no digit.
 
+    Ink that is not one digit (a letter, a scribble, several digits) is stored with that answer, its reason
+    and the ten probabilities, but no digit and no confidence, so that it can be confirmed or corrected.
+
     ``replaces_id``: an earlier, uncorrected submission of the same drawing by the same person (the draw page
     predicts after every stroke); it is deleted in the same transaction, so a digit drawn in three strokes is
     stored once. Any other id (someone else's, corrected, gone) raises NotReplaceableError and stores nothing.
@@ -90,6 +93,8 @@ def submission_create(*, user, image_bytes: bytes, source: str, replaces_id: int
         source=source,
         predicted_digit=prediction.digit,
         confidence=prediction.confidence,
+        not_a_digit=prediction.not_a_digit,
+        refusal_reason=prediction.reason if prediction.not_a_digit else "",
         probabilities=[float(p) for p in prediction.probabilities],
         model_version=version,
     )
@@ -122,7 +127,7 @@ def submission_create(*, user, image_bytes: bytes, source: str, replaces_id: int
 
 
 def _replaceable(*, user, submission_id: int):
-    return Submission.objects.filter(pk=submission_id, user=user, corrected_digit__isnull=True)
+    return Submission.objects.filter(pk=submission_id, user=user).corrected(False)
 
 
 def submission_set_training_use(*, submission: Submission, user, use: bool) -> Submission:
@@ -175,14 +180,24 @@ def account_delete(*, user) -> int:
     return len(submissions)
 
 
-def submission_correct(*, submission: Submission, user, digit: int) -> Submission:
-    """Record the true digit; passing the predicted digit confirms the prediction. Can be changed later."""
-    if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9:
+def submission_correct(
+    *, submission: Submission, user, digit: int | None = None, not_a_digit: bool = False
+) -> Submission:
+    """Record the true answer: ``digit`` (0-9) or ``not_a_digit=True``, exactly one. The model's own answer
+    confirms it (the predicted digit, or ``not_a_digit`` for a refused image). Can be changed later."""
+    if not isinstance(not_a_digit, bool):
+        raise InvalidCorrectionError(f"not_a_digit must be true or false, not {not_a_digit!r}")
+    if digit is None and not not_a_digit:
+        raise InvalidCorrectionError("Choose a digit from 0 to 9, or say it is not a digit.")
+    if digit is not None and not_a_digit:
+        raise InvalidCorrectionError("Choose a digit or say it is not a digit, not both.")
+    if digit is not None and (isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9):
         raise InvalidCorrectionError(f"the digit must be a whole number from 0 to 9, not {digit!r}")
     if submission.user_id != user.pk and not user.is_staff:
         raise PermissionDenied("only the person who made a submission, or staff, can correct it")
     submission.corrected_digit = digit
+    submission.corrected_not_a_digit = not_a_digit
     submission.corrected_by = user
     submission.corrected_at = timezone.now()
-    submission.save(update_fields=["corrected_digit", "corrected_by", "corrected_at"])
+    submission.save(update_fields=["corrected_digit", "corrected_not_a_digit", "corrected_by", "corrected_at"])
     return submission

@@ -14,6 +14,7 @@ from django.utils import timezone
 from PIL import Image
 
 from ml import data as mnist
+from ml.refusal import NOT_A_DIGIT_LABEL
 from ml.retrain import CorrectionSet, RetrainConfig, RetrainError, RetrainTimeout
 from recognizer.exceptions import ModelWeightsError, NoActiveModelVersionError
 from recognizer.models import ModelVersionEvent, TrainingRun
@@ -94,7 +95,9 @@ def _ml_retrain():
 
 
 def training_corrections():
-    """People's corrected samples as the model saw them (the stored 28x28 inputs), as an ml CorrectionSet."""
+    """People's corrected samples as the model saw them (the stored 28x28 inputs), as an ml CorrectionSet: a
+    correction to a digit is labelled with it, one to "not a digit" (a confirmed refusal too) with
+    NOT_A_DIGIT_LABEL."""
     images, labels, keys, skipped = [], [], [], []
     for submission in submission_corrections_for_training().iterator():
         try:
@@ -102,7 +105,7 @@ def training_corrections():
         except (OSError, ValueError):
             skipped.append(f"submission {submission.pk}: input image unreadable, skipped")
             continue
-        labels.append(submission.corrected_digit)
+        labels.append(NOT_A_DIGIT_LABEL if submission.corrected_not_a_digit else submission.corrected_digit)
         keys.append(training_correction_key(submission.pk))
     corrections = CorrectionSet(
         images=np.stack(images) if images else np.zeros((0, 28, 28), np.float32),

@@ -283,3 +283,131 @@ def test_training_use_is_only_for_a_corrected_submission(staff):
     with pytest.raises(NotCorrectedError) as excinfo:
         submission_set_training_use(submission=submission, user=staff, use=False)
     assert (excinfo.value.code, excinfo.value.status) == ("not_corrected", 409)
+
+
+# --------------------------------------------------------------------------- the third answer: not a digit
+
+
+def canvas_eleven() -> bytes:
+    """Two upright strokes side by side: what a refusing model calls "looks like several digits"."""
+    from recognizer.tests.conftest import canvas_png
+
+    return canvas_png(lambda d: [d.line([(x, 60), (x, 220)], fill=(0, 0, 0, 255), width=30) for x in (100, 180)])
+
+
+def test_not_a_digit_is_stored_with_its_reason_and_no_digit(user, refusing_model, canvas_seven, media_root):
+    submission = submission_create(user=user, image_bytes=canvas_seven, source="canvas")
+
+    submission.refresh_from_db()
+    assert submission.not_a_digit and submission.refusal_reason == "not a digit"
+    assert submission.predicted_digit is None and submission.confidence is None
+    assert len(submission.probabilities) == 10 and sum(submission.probabilities) == pytest.approx(1.0, abs=1e-4)
+    assert submission.closest_probability == max(submission.probabilities)
+    assert submission.true_not_a_digit and submission.true_digit is None and not submission.is_corrected
+    assert submission.model_version == refusing_model
+    with Image.open(submission.input_image.path) as img:  # what the model saw, kept for retraining
+        assert img.size == (28, 28)
+    assert len(media_files(media_root)) == 2
+
+
+def test_several_digits_is_the_reason_for_digits_side_by_side(user, refusing_model):
+    submission = submission_create(user=user, image_bytes=canvas_eleven(), source="canvas")
+    assert submission.not_a_digit and submission.refusal_reason == "looks like several digits"
+
+
+def test_a_model_that_never_refuses_answers_a_digit(user, shipped_version, canvas_seven):
+    from recognizer import serving
+
+    serving.get_predictor()[0].backend.rejection_threshold = None  # the shipped model's, said explicitly
+    submission = submission_create(user=user, image_bytes=canvas_seven, source="canvas")
+    assert not submission.not_a_digit and submission.refusal_reason == ""
+    assert submission.predicted_digit == 7 and submission.closest_digit == 7
+    assert submission.closest_probability == submission.confidence
+
+
+def test_blank_is_still_no_digit_when_the_model_refuses(user, refusing_model, blank_canvas, media_root):
+    with pytest.raises(NoDigitError):
+        submission_create(user=user, image_bytes=blank_canvas, source="canvas")
+    assert_nothing_stored(media_root)
+
+
+def test_a_refused_submission_can_be_replaced_and_replace(user, refusing_model, canvas_one, canvas_seven):
+    first = submission_create(user=user, image_bytes=canvas_one, source="canvas")
+    second = submission_create(user=user, image_bytes=canvas_seven, source="canvas", replaces_id=first.pk)
+    assert list(Submission.objects.values_list("pk", flat=True)) == [second.pk]
+
+
+def test_a_submission_corrected_to_not_a_digit_is_not_replaced(user, shipped_version, canvas_seven):
+    earlier = SubmissionFactory(user=user, predicted_digit=1, corrected_not_a_digit=True)
+    with pytest.raises(NotReplaceableError):
+        submission_create(user=user, image_bytes=canvas_seven, source="canvas", replaces_id=earlier.pk)
+    assert Submission.objects.filter(pk=earlier.pk).exists()
+
+
+def test_correct_a_digit_to_not_a_digit_and_back(user):
+    submission = SubmissionFactory(user=user, predicted_digit=4)
+
+    submission_correct(submission=submission, user=user, not_a_digit=True)
+
+    submission.refresh_from_db()
+    assert submission.corrected_not_a_digit and submission.corrected_digit is None
+    assert submission.is_corrected and submission.true_not_a_digit and submission.true_digit is None
+    assert not submission.is_confirmed and submission.corrected_by == user
+
+    submission_correct(submission=submission, user=user, digit=4)  # a digit after all: the flag goes
+
+    submission.refresh_from_db()
+    assert not submission.corrected_not_a_digit and submission.corrected_digit == 4
+    assert submission.is_confirmed and not submission.true_not_a_digit
+
+
+def test_correct_a_refusal_to_a_digit_or_confirm_it(user):
+    refused = SubmissionFactory(user=user, refused=True)
+
+    submission_correct(submission=refused, user=user, digit=2)
+
+    refused.refresh_from_db()
+    assert (refused.corrected_digit, refused.true_digit, refused.true_not_a_digit) == (2, 2, False)
+    assert refused.not_a_digit and not refused.is_confirmed  # what the model said is kept
+
+    submission_correct(submission=refused, user=user, not_a_digit=True)  # confirming the refusal
+
+    refused.refresh_from_db()
+    assert refused.corrected_not_a_digit and refused.corrected_digit is None
+    assert refused.is_confirmed and refused.true_not_a_digit and refused.true_digit is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ({}, "or say it is not a digit"),
+        ({"not_a_digit": False}, "or say it is not a digit"),
+        ({"digit": 3, "not_a_digit": True}, "not both"),
+        ({"digit": 0, "not_a_digit": True}, "not both"),
+        ({"not_a_digit": "yes"}, "true or false"),
+        ({"not_a_digit": 1}, "true or false"),
+    ],
+)
+def test_correct_takes_exactly_one_answer(user, answer, message):
+    submission = SubmissionFactory(user=user)
+    with pytest.raises(InvalidCorrectionError, match=message) as excinfo:
+        submission_correct(submission=submission, user=user, **answer)
+    assert (excinfo.value.code, excinfo.value.status) == ("invalid_digit", 400)
+    submission.refresh_from_db()
+    assert not submission.is_corrected
+
+
+def test_correct_to_not_a_digit_is_for_the_owner_or_staff(user, staff):
+    submission = SubmissionFactory(user=user)
+    with pytest.raises(PermissionDenied):
+        submission_correct(submission=submission, user=UserFactory(), not_a_digit=True)
+    submission_correct(submission=submission, user=staff, not_a_digit=True)
+    submission.refresh_from_db()
+    assert submission.corrected_not_a_digit and submission.corrected_by == staff
+
+
+def test_a_correction_to_not_a_digit_can_be_left_out_of_training(staff):
+    submission = SubmissionFactory(corrected_not_a_digit=True)
+    submission_set_training_use(submission=submission, user=staff, use=False)
+    submission.refresh_from_db()
+    assert submission.excluded_from_training

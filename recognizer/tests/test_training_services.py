@@ -285,6 +285,29 @@ def test_corrections_come_from_the_stored_inputs(trainable_corrections):
     assert len(corrections.labels) == len(trainable_corrections) - 1 and "unreadable" in skipped[0]
 
 
+def test_corrections_to_not_a_digit_are_labelled_not_a_digit(db):
+    """A digit corrected to "not a digit" and a confirmed refusal train as NOT_A_DIGIT_LABEL; a refusal
+    corrected to a digit trains as that digit; uncorrected and left-out submissions not at all."""
+    from ml.refusal import NOT_A_DIGIT_LABEL
+    from recognizer.services.training_runs import training_correction_key
+
+    made = [
+        SubmissionFactory(predicted_digit=1, corrected_not_a_digit=True),
+        SubmissionFactory(refused=True, corrected_not_a_digit=True),
+        SubmissionFactory(refused=True, corrected_digit=6),
+        SubmissionFactory(predicted_digit=2, corrected_digit=7),
+    ]
+    SubmissionFactory(refused=True)  # not corrected
+    SubmissionFactory(refused=True, corrected_not_a_digit=True, excluded_from_training=True)
+
+    corrections, skipped = training_execution.training_corrections()
+
+    assert skipped == []
+    assert corrections.labels.tolist() == [NOT_A_DIGIT_LABEL, NOT_A_DIGIT_LABEL, 6, 7]
+    assert corrections.keys == [training_correction_key(s.pk) for s in made]
+    assert corrections.images.shape == (4, 28, 28)
+
+
 class TestRefusal:
     """A retraining that cannot work is refused before a run exists."""
 
