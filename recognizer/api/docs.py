@@ -23,7 +23,8 @@ ERROR_DESCRIPTIONS = {
     413: "The image or request is too large (`too_large`, `request_too_large`).",
     415: "The body is neither JSON nor multipart (`unsupported_media_type`), or the image is in a format other "
     "than PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP or TIFF (`unsupported_format`, `details.format`).",
-    422: "The image holds no digit (`no_digit`); nothing was stored. Or a retraining that cannot work "
+    422: "The image holds no digit (`no_digit`: blank, or a dot); nothing was stored. (Ink that is not a digit is "
+    "a 201 with `not_a_digit: true`, stored.) Or a retraining that cannot work "
     "(`training_not_possible`: no corrections, none in the holdout, or MNIST missing and not fetchable); no run "
     "was created.",
     429: "Too many requests (`throttled`); `details.retry_after` says how many seconds to wait.",
@@ -93,13 +94,19 @@ _PREDICTION = {
     "id": 42,
     "digit": 7,
     "confidence": 0.9983,
+    "not_a_digit": False,
+    "reason": "",
+    "closest_digit": 7,
+    "closest_probability": 0.9983,
     "probabilities": [0.0, 0.0001, 0.0009, 0.0002, 0.0, 0.0, 0.0, 0.9983, 0.0001, 0.0004],
     "model_version": "digitnet-bdfc2471",
     "source": "api",
     "created_at": "2026-11-25T10:15:03.118Z",
     "corrected_digit": None,
+    "corrected_not_a_digit": False,
     "corrected_at": None,
     "true_digit": 7,
+    "true_not_a_digit": False,
     "is_corrected": False,
     "input": None,
     "links": {
@@ -109,6 +116,21 @@ _PREDICTION = {
         "input_image": "http://127.0.0.1:8000/api/v1/predictions/42/input-image/",
         "correction": "http://127.0.0.1:8000/api/v1/predictions/42/correction/",
     },
+}
+# "12" written in one box: stored (so it can be confirmed or corrected), with no digit and no confidence.
+_NOT_A_DIGIT = {
+    **_PREDICTION,
+    "id": 43,
+    "digit": None,
+    "confidence": None,
+    "not_a_digit": True,
+    "reason": "looks like several digits",
+    "closest_digit": 1,
+    "closest_probability": 0.31,
+    "probabilities": [0.02, 0.31, 0.24, 0.08, 0.05, 0.07, 0.03, 0.12, 0.05, 0.03],
+    "true_digit": None,
+    "true_not_a_digit": True,
+    "links": {name: url.replace("/42/", "/43/") for name, url in _PREDICTION["links"].items()},
 }
 _NO_DIGIT = {"error": {"code": "no_digit", "message": "no ink found: the image is blank or too faint", "details": {}}}
 
@@ -120,6 +142,7 @@ PREDICTION_EXAMPLES = [
         media_type="application/json",
     ),
     OpenApiExample("The digit found", value=_PREDICTION, response_only=True, status_codes=["201"]),
+    OpenApiExample("Not a digit (stored)", value=_NOT_A_DIGIT, response_only=True, status_codes=["201"]),
     OpenApiExample("A blank image", value=_NO_DIGIT, response_only=True, status_codes=["422"]),
 ]
 
@@ -131,13 +154,14 @@ BATCH_EXAMPLES = [
         media_type="application/json",
     ),
     OpenApiExample(
-        "One digit, one blank",
+        "One digit, one not a digit, one blank",
         value={
-            "created": 1,
+            "created": 2,
             "failed": 1,
             "results": [
                 {"index": 0, "status": 201, "prediction": _PREDICTION},
-                {"index": 1, "status": 422, "error": _NO_DIGIT["error"]},
+                {"index": 1, "status": 201, "prediction": _NOT_A_DIGIT},
+                {"index": 2, "status": 422, "error": _NO_DIGIT["error"]},
             ],
         },
         response_only=True,
@@ -147,6 +171,7 @@ BATCH_EXAMPLES = [
 
 CORRECTION_EXAMPLES = [
     OpenApiExample("It was a 1", value={"true_digit": 1}, request_only=True),
+    OpenApiExample("It is not a digit", value={"not_a_digit": True}, request_only=True),
     OpenApiExample(
         "The corrected prediction",
         value={
@@ -159,6 +184,25 @@ CORRECTION_EXAMPLES = [
         response_only=True,
         status_codes=["200"],
     ),
+    OpenApiExample(
+        "A digit corrected to not a digit",
+        value={
+            **_PREDICTION,
+            "corrected_not_a_digit": True,
+            "corrected_at": "2026-11-25T10:16:40.001Z",
+            "true_digit": None,
+            "true_not_a_digit": True,
+            "is_corrected": True,
+        },
+        response_only=True,
+        status_codes=["200"],
+    ),
+]
+
+CORRECTION_REVIEW_EXAMPLES = [
+    OpenApiExample("Leave it out of retraining", value={"excluded_from_training": True}, request_only=True),
+    OpenApiExample("It was a 4", value={"corrected_digit": 4}, request_only=True),
+    OpenApiExample("It is not a digit", value={"corrected_not_a_digit": True}, request_only=True),
 ]
 
 TOKEN_EXAMPLES = [

@@ -7,7 +7,8 @@ from django import forms
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
-from recognizer.models import DIGIT_CHOICES, REVIEW_STATES, Submission
+from recognizer.models import ANSWERS, DIGIT_CHOICES, REVIEW_STATES, Submission
+from recognizer.selectors import LEAST_SURE_FIRST, SUREST_FIRST
 
 
 class _RealisticDateTimeField(IsoDateTimeField):
@@ -38,12 +39,12 @@ class _OneValueEach(forms.Form):
 
 
 # One order at a time (a string, not a list): its name in generated clients, what it means, the fields it orders
-# by (ties go newest first, as everywhere).
+# by (ties go newest first, as everywhere; "not a digit", which has no confidence, is the least sure).
 _ORDERINGS = {
     "-created_at": ("NEWEST_FIRST", "newest first (the default)", ("-created_at", "-id")),
     "created_at": ("OLDEST_FIRST", "oldest first", ("created_at", "id")),
-    "confidence": ("LEAST_SURE_FIRST", "least sure first", ("confidence", "-created_at", "-id")),
-    "-confidence": ("SUREST_FIRST", "surest first", ("-confidence", "-created_at", "-id")),
+    "confidence": ("LEAST_SURE_FIRST", "least sure first, not a digit before any digit", LEAST_SURE_FIRST),
+    "-confidence": ("SUREST_FIRST", "surest first, not a digit last", SUREST_FIRST),
 }
 _ORDERING_VALUES = sorted(_ORDERINGS)  # drf-spectacular sorts a parameter's enum; the names follow that order
 _ORDERING_SCHEMA = {
@@ -55,21 +56,44 @@ _ORDERING_SCHEMA = {
 }
 
 
-class PredictionFilter(django_filters.FilterSet):
+def _answer_filter(method: str, label: str) -> django_filters.ChoiceFilter:
+    return django_filters.ChoiceFilter(choices=list(ANSWERS.items()), method=method, label=label)
+
+
+class _AnswerFilterMethods:
+    """The methods of the `answer` (what the model said) and `true_answer` filters."""
+
+    def filter_answer(self, queryset, name: str, value: str):
+        return queryset.with_answer(value)
+
+    def filter_true_answer(self, queryset, name: str, value: str):
+        return queryset.with_true_answer(value)
+
+
+class PredictionFilter(_AnswerFilterMethods, django_filters.FilterSet):
     digit = django_filters.TypedChoiceFilter(
         choices=DIGIT_CHOICES,
         coerce=int,
         method="filter_true_digit",
-        label="True digit: the correction if any, else the prediction.",
+        label="True digit: the correction if any, else the prediction (a true answer of not a digit has none).",
+    )
+    answer = _answer_filter("filter_answer", "What the model said: `digit`, or `not_a_digit`.")
+    true_answer = _answer_filter(
+        "filter_true_answer", "The true answer, `digit` or `not_a_digit`: the correction if any, else the model's."
     )
     # A choice, not a BooleanFilter: that one silently ignores values like "maybe" instead of refusing them.
     corrected = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")],
         method="filter_corrected",
-        label="Only corrected (true) or only uncorrected (false).",
+        label="Only corrected (true: to a digit or to not a digit) or only uncorrected (false).",
     )
-    min_confidence = django_filters.NumberFilter(field_name="confidence", lookup_expr="gte")
-    max_confidence = django_filters.NumberFilter(field_name="confidence", lookup_expr="lte")
+    # "Not a digit" has no confidence, so either bound leaves it out.
+    min_confidence = django_filters.NumberFilter(
+        field_name="confidence", lookup_expr="gte", label="Digits at least this sure (leaves out not a digit)."
+    )
+    max_confidence = django_filters.NumberFilter(
+        field_name="confidence", lookup_expr="lte", label="Digits at most this sure (leaves out not a digit)."
+    )
     created_after = _DateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = _DateTimeFilter(field_name="created_at", lookup_expr="lt")
     ordering = django_filters.ChoiceFilter(
@@ -85,24 +109,28 @@ class PredictionFilter(django_filters.FilterSet):
         return queryset.with_true_digit(value)
 
     def filter_corrected(self, queryset, name: str, value: str):
-        return queryset.filter(corrected_digit__isnull=value == "false")
+        return queryset.corrected(value == "true")
 
     @extend_schema_field(_ORDERING_SCHEMA)
     def filter_ordering(self, queryset, name: str, value: str):
         return queryset.order_by(*_ORDERINGS[value][2])
 
 
-class CorrectionFilter(django_filters.FilterSet):
+class CorrectionFilter(_AnswerFilterMethods, django_filters.FilterSet):
     digit = django_filters.TypedChoiceFilter(
         choices=DIGIT_CHOICES, coerce=int, field_name="corrected_digit", label="The corrected digit."
     )
     state = django_filters.ChoiceFilter(
-        choices=list(REVIEW_STATES.items()), method="filter_state", label="Where staff's curation stands."
+        choices=list(REVIEW_STATES.items()),
+        method="filter_state",
+        label="Where staff's curation stands (`changed`: another digit, or not a digit either way).",
     )
+    answer = _answer_filter("filter_answer", "What the model said: `digit`, or `not_a_digit`.")
+    true_answer = _answer_filter("filter_true_answer", "What the correction says: `digit`, or `not_a_digit`.")
 
     class Meta:
         model = Submission
-        fields = ["digit", "state"]
+        fields = ["digit", "state", "answer", "true_answer"]
         form = _OneValueEach
 
     def filter_state(self, queryset, name: str, value: str):

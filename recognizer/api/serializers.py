@@ -31,14 +31,37 @@ class PredictionLinksSerializer(serializers.Serializer):
     image = serializers.CharField(help_text="The original image as sent.")
     preview = serializers.CharField(help_text="A small WebP of the original, for lists.")
     input_image = serializers.CharField(help_text="The 28x28 model input as a PNG.")
-    correction = serializers.CharField(help_text="PUT or PATCH the true digit here.")
+    correction = serializers.CharField(help_text="PUT or PATCH the true digit, or that it is not a digit, here.")
+
+
+_REASON_HELP = (
+    "Why it is not a digit: `not a digit` (a letter, a scribble, a shape) or `looks like several digits`; "
+    "empty for a digit."
+)
 
 
 class PredictionSerializer(serializers.ModelSerializer):
-    """A stored prediction. `input` (28x28 floats) only when asked for with `?include=input`."""
+    """A stored prediction: a digit, or `not_a_digit` (then `digit` and `confidence` are null, and `reason`,
+    `closest_digit` and `closest_probability` say why and how near it came). `input` (28x28 floats) only
+    when asked for with `?include=input`."""
 
-    digit = serializers.IntegerField(source="predicted_digit", min_value=0, max_value=9)
-    confidence = serializers.FloatField(min_value=0.0, max_value=1.0, help_text="Calibrated probability of `digit`.")
+    digit = serializers.IntegerField(
+        source="predicted_digit", min_value=0, max_value=9, allow_null=True, help_text="Null when not a digit."
+    )
+    confidence = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        allow_null=True,
+        help_text="Calibrated probability of `digit`; null when not a digit.",
+    )
+    not_a_digit = serializers.BooleanField(help_text="The model says the ink is not one digit.")
+    reason = serializers.CharField(source="refusal_reason", help_text=_REASON_HELP)
+    closest_digit = serializers.IntegerField(
+        min_value=0, max_value=9, help_text="The most probable digit: `digit` itself, or the nearest for not a digit."
+    )
+    closest_probability = serializers.FloatField(
+        min_value=0.0, max_value=1.0, help_text="Its probability: `confidence` itself for a digit."
+    )
     probabilities = serializers.ListField(
         child=serializers.FloatField(min_value=0.0, max_value=1.0),
         min_length=10,
@@ -46,7 +69,19 @@ class PredictionSerializer(serializers.ModelSerializer):
         help_text="Probability of each digit 0-9; they sum to 1.",
     )
     model_version = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    true_digit = serializers.IntegerField(min_value=0, max_value=9, help_text="The correction if any, else `digit`.")
+    corrected_digit = serializers.IntegerField(
+        min_value=0, max_value=9, allow_null=True, help_text="The digit it was corrected to, if any."
+    )
+    corrected_not_a_digit = serializers.BooleanField(help_text="Corrected to (or confirmed as) not a digit.")
+    true_digit = serializers.IntegerField(
+        min_value=0,
+        max_value=9,
+        allow_null=True,
+        help_text="The corrected digit if any, else `digit`; null when the true answer is not a digit.",
+    )
+    true_not_a_digit = serializers.BooleanField(
+        help_text="The true answer is not a digit: the correction says so, or, uncorrected, the model did."
+    )
     is_corrected = serializers.BooleanField()
     input = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
@@ -57,13 +92,19 @@ class PredictionSerializer(serializers.ModelSerializer):
             "id",
             "digit",
             "confidence",
+            "not_a_digit",
+            "reason",
+            "closest_digit",
+            "closest_probability",
             "probabilities",
             "model_version",
             "source",
             "created_at",
             "corrected_digit",
+            "corrected_not_a_digit",
             "corrected_at",
             "true_digit",
+            "true_not_a_digit",
             "is_corrected",
             "input",
             "links",
@@ -186,10 +227,54 @@ class BatchResultSerializer(serializers.Serializer):
     results = BatchItemSerializer(many=True)
 
 
+def _one_answer(attrs: dict, *, digit_field: str, not_a_digit_field: str, partial: bool) -> dict:
+    """A correction names one answer: a digit (0-9) or "not a digit" (true). False alone says nothing (to say it
+    is a digit, send the digit); an empty PATCH changes nothing."""
+    not_a_digit = attrs.get(not_a_digit_field, False)
+    if digit_field in attrs and not_a_digit:
+        raise serializers.ValidationError(
+            {not_a_digit_field: [f"Send `{digit_field}` or `{not_a_digit_field}: true`, not both."]}
+        )
+    if digit_field not in attrs and not not_a_digit and (not partial or not_a_digit_field in attrs):
+        # Named after the digit, as "this field is required" was before "not a digit" existed.
+        raise serializers.ValidationError(
+            {digit_field: [f"This field is required, unless you send `{not_a_digit_field}: true` instead."]}
+        )
+    return attrs
+
+
+def correction_arguments(attrs: dict, *, digit_field: str, not_a_digit_field: str) -> dict | None:
+    """Keyword arguments for submission_correct from a validated correction; None when it names no answer."""
+    if attrs.get(not_a_digit_field):
+        return {"not_a_digit": True}
+    if digit_field in attrs:
+        return {"digit": attrs[digit_field]}
+    return None
+
+
 class CorrectionSerializer(serializers.Serializer):
+    """The true answer, exactly one: `true_digit`, or `not_a_digit: true`. The model's own answer confirms it."""
+
+    FIELDS = {"digit_field": "true_digit", "not_a_digit_field": "not_a_digit"}
+
     true_digit = serializers.IntegerField(
-        min_value=0, max_value=9, help_text="The digit really written; send the predicted digit to confirm it."
+        min_value=0,
+        max_value=9,
+        required=False,
+        help_text="The digit really written; send the predicted digit to confirm it.",
     )
+    not_a_digit = serializers.BooleanField(
+        required=False,
+        help_text="`true`: it is not a digit (for a prediction the model refused, this confirms it). "
+        "Instead of `true_digit`, never with it.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        return _one_answer(attrs, **self.FIELDS, partial=self.partial)
+
+    def correction(self) -> dict | None:
+        """Keyword arguments for submission_correct; None for an empty PATCH."""
+        return correction_arguments(self.validated_data, **self.FIELDS)
 
 
 # --------------------------------------------------------------------------- curation (staff)
@@ -200,8 +285,16 @@ class ReviewedCorrectionSerializer(serializers.ModelSerializer):
 
     person = serializers.CharField(source="user.get_username", read_only=True)
     # Plain integers, as in predictions (a choice field would name the 0-9 choice set twice in the schema).
-    predicted_digit = serializers.IntegerField(min_value=0, max_value=9, read_only=True)
-    corrected_digit = serializers.IntegerField(min_value=0, max_value=9, read_only=True)
+    predicted_digit = serializers.IntegerField(
+        min_value=0, max_value=9, read_only=True, allow_null=True, help_text="Null when the model said not a digit."
+    )
+    confidence = serializers.FloatField(min_value=0.0, max_value=1.0, read_only=True, allow_null=True)
+    not_a_digit = serializers.BooleanField(read_only=True, help_text="The model said not a digit.")
+    reason = serializers.CharField(source="refusal_reason", read_only=True, help_text=_REASON_HELP)
+    corrected_digit = serializers.IntegerField(
+        min_value=0, max_value=9, read_only=True, allow_null=True, help_text="Null when corrected to not a digit."
+    )
+    corrected_not_a_digit = serializers.BooleanField(read_only=True, help_text="Corrected to not a digit.")
     corrected_by = serializers.CharField(source="corrected_by.get_username", read_only=True, allow_null=True)
     preview = serializers.SerializerMethodField(help_text="A small WebP of the original.")
 
@@ -212,7 +305,10 @@ class ReviewedCorrectionSerializer(serializers.ModelSerializer):
             "person",
             "predicted_digit",
             "confidence",
+            "not_a_digit",
+            "reason",
             "corrected_digit",
+            "corrected_not_a_digit",
             "corrected_by",
             "corrected_at",
             "excluded_from_training",
@@ -228,12 +324,27 @@ class ReviewedCorrectionSerializer(serializers.ModelSerializer):
 
 
 class CorrectionReviewSerializer(serializers.Serializer):
-    """What staff may change: whether retraining uses the correction, and the digit itself."""
+    """What staff may change: whether retraining uses the correction, and the answer itself (a digit, or not a
+    digit: one of the two)."""
 
     excluded_from_training = serializers.BooleanField(required=False, help_text="true: retraining leaves it out.")
     corrected_digit = serializers.IntegerField(
         min_value=0, max_value=9, required=False, help_text="The right digit, set by staff."
     )
+    corrected_not_a_digit = serializers.BooleanField(
+        required=False,
+        help_text="`true`: it is not a digit, set by staff. Instead of `corrected_digit`, never with it.",
+    )
+
+    FIELDS = {"digit_field": "corrected_digit", "not_a_digit_field": "corrected_not_a_digit"}
+
+    def validate(self, attrs: dict) -> dict:
+        # Every field is optional here (staff may only change the training use), so it reads as a PATCH.
+        return _one_answer(attrs, **self.FIELDS, partial=True)
+
+    def correction(self) -> dict | None:
+        """Keyword arguments for submission_correct; None when only the training use changes."""
+        return correction_arguments(self.validated_data, **self.FIELDS)
 
 
 # --------------------------------------------------------------------------- model versions

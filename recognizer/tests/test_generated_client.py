@@ -63,12 +63,26 @@ def test_every_generated_module_imports(client_package):
     assert not failures, failures
 
 
+def _signed_in(live_server, username: str):
+    """A generated client with the token of a new account, got through the generated token call."""
+    from digitvision_client import AuthenticatedClient, Client
+    from digitvision_client.api.v1 import v1_auth_token_create
+    from digitvision_client.models import AuthTokenRequest, Token
+
+    UserFactory(username=username)
+    no_env = {"trust_env": False}  # the live server is local: no proxy from the environment
+    token = v1_auth_token_create.sync(
+        client=Client(base_url=live_server.url, httpx_args=no_env),
+        body=AuthTokenRequest(username=username, password=PASSWORD),
+    )
+    assert isinstance(token, Token), token
+    return AuthenticatedClient(base_url=live_server.url, token=token.token, prefix="Token", httpx_args=no_env)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_token_predict_list_correct_delete(client_package, live_server, shipped_version):
-    from digitvision_client import AuthenticatedClient, Client
     from digitvision_client.api.v1 import (
         v1_account_delete_create,
-        v1_auth_token_create,
         v1_predictions_correction_partial_update,
         v1_predictions_correction_update,
         v1_predictions_create,
@@ -81,7 +95,6 @@ def test_token_predict_list_correct_delete(client_package, live_server, shipped_
     )
     from digitvision_client.models import (
         AccountDeleteRequest,
-        AuthTokenRequest,
         CorrectionRequest,
         Error,
         PaginatedPredictionList,
@@ -89,20 +102,12 @@ def test_token_predict_list_correct_delete(client_package, live_server, shipped_
         Prediction,
         PredictionBase64Request,
         PredictionUploadRequest,
-        Token,
         V1PredictionsCreateInclude,
         V1PredictionsListOrdering,
     )
     from digitvision_client.types import File
 
-    UserFactory(username="ada")
-    no_env = {"trust_env": False}  # the live server is local: no proxy from the environment
-    token = v1_auth_token_create.sync(
-        client=Client(base_url=live_server.url, httpx_args=no_env),
-        body=AuthTokenRequest(username="ada", password=PASSWORD),
-    )
-    assert isinstance(token, Token), token
-    api = AuthenticatedClient(base_url=live_server.url, token=token.token, prefix="Token", httpx_args=no_env)
+    api = _signed_in(live_server, "ada")
 
     # The same digit as a multipart file, then as base64 in JSON with the 28x28 input.
     upload = PredictionUploadRequest(image=File(payload=io.BytesIO(_seven()), file_name="seven.png"))
@@ -128,6 +133,7 @@ def test_token_predict_list_correct_delete(client_package, live_server, shipped_
         client=api, id=second.id, body=PatchedCorrectionRequest(true_digit=7)
     )
     assert isinstance(confirmed, Prediction) and confirmed.is_corrected and confirmed.true_digit == 7
+    assert (confirmed.not_a_digit, confirmed.reason, confirmed.closest_digit) == (False, "", 7)
 
     # The images come back as bytes, in the media types the schema names.
     original = v1_predictions_image_retrieve.sync_detailed(client=api, id=sent.id)
@@ -148,6 +154,39 @@ def test_token_predict_list_correct_delete(client_package, live_server, shipped_
     bye = v1_account_delete_create.sync_detailed(client=api, body=AccountDeleteRequest(password=PASSWORD))
     assert bye.status_code == 204
     assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_not_a_digit_and_its_corrections(client_package, live_server, refusing_model):
+    """The nullable digit, confidence and true digit parse: the schema declares them nullable."""
+    from digitvision_client.api.v1 import (
+        v1_predictions_correction_update,
+        v1_predictions_create,
+        v1_predictions_list,
+    )
+    from digitvision_client.models import (
+        CorrectionRequest,
+        Prediction,
+        PredictionBase64Request,
+        V1PredictionsListAnswer,
+    )
+
+    api = _signed_in(live_server, "grace")
+
+    text = PredictionBase64Request(image=base64.b64encode(_seven()).decode())
+    refused = v1_predictions_create.sync(client=api, body=text)
+    assert isinstance(refused, Prediction), refused
+    assert (refused.digit, refused.confidence, refused.not_a_digit, refused.true_digit) == (None, None, True, None)
+    assert refused.reason and refused.closest_digit in range(10) and refused.true_not_a_digit
+
+    listed = v1_predictions_list.sync(client=api, answer=V1PredictionsListAnswer.NOT_A_DIGIT)
+    assert [p.id for p in listed.results] == [refused.id]
+    to_digit = v1_predictions_correction_update.sync(client=api, id=refused.id, body=CorrectionRequest(true_digit=7))
+    assert (to_digit.true_digit, to_digit.true_not_a_digit, to_digit.digit) == (7, False, None)
+    confirmed = v1_predictions_correction_update.sync(
+        client=api, id=refused.id, body=CorrectionRequest(not_a_digit=True)
+    )
+    assert (confirmed.true_digit, confirmed.corrected_not_a_digit, confirmed.corrected_digit) == (None, True, None)
 
 
 def test_schema_names_concrete_media_types_the_client_config_reads():

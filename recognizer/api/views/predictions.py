@@ -110,7 +110,7 @@ class PredictionViewSet(
         return {**super().get_serializer_context(), "include_input": request is not None and _include_input(request)}
 
     @extend_schema(
-        summary="Predict the digit in an image and keep it in your history",
+        summary="Predict the digit in an image (or say it is not one) and keep it in your history",
         parameters=[docs.INCLUDE_PARAMETER],
         request=docs.PREDICTION_REQUEST,
         responses=docs.responses(201, PredictionSerializer, 400, 409, 413, 415, 422, 503),
@@ -157,7 +157,7 @@ class PredictionViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        summary="Correct (or confirm) a prediction",
+        summary="Correct (or confirm) a prediction: the true digit, or that it is not a digit",
         request=docs.json_body(CorrectionSerializer),
         responses=docs.responses(200, PredictionSerializer, 400, 404),
         examples=docs.CORRECTION_EXAMPLES,
@@ -167,10 +167,9 @@ class PredictionViewSet(
         submission = self.get_object()
         serializer = CorrectionSerializer(data=request.data, partial=request.method == "PATCH")
         serializer.is_valid(raise_exception=True)
-        if "true_digit" in serializer.validated_data:  # an empty PATCH changes nothing
-            submission = submission_correct(
-                submission=submission, user=request.user, digit=serializer.validated_data["true_digit"]
-            )
+        answer = serializer.correction()
+        if answer is not None:  # an empty PATCH changes nothing
+            submission = submission_correct(submission=submission, user=request.user, **answer)
         return Response(self.get_serializer(submission).data)
 
     @extend_schema(

@@ -48,9 +48,10 @@ from recognizer.services.training_runs import training_run_cancel, training_run_
         responses=docs.responses(200, ReviewedCorrectionSerializer, 404),
     ),
     partial_update=extend_schema(
-        summary="Leave a correction out of retraining, use it again, or set the right digit (staff)",
+        summary="Leave a correction out of retraining, use it again, or set the right digit or not a digit (staff)",
         request=docs.json_body(CorrectionReviewSerializer),
         responses=docs.responses(200, ReviewedCorrectionSerializer, 400, 404),
+        examples=docs.CORRECTION_REVIEW_EXAMPLES,
     ),
 )
 class CorrectionViewSet(
@@ -71,11 +72,10 @@ class CorrectionViewSet(
         serializer = CorrectionReviewSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         changes = serializer.validated_data
+        answer = serializer.correction()
         with transaction.atomic():
-            if "corrected_digit" in changes:
-                submission = submission_correct(
-                    submission=submission, user=request.user, digit=changes["corrected_digit"]
-                )
+            if answer is not None:
+                submission = submission_correct(submission=submission, user=request.user, **answer)
             if "excluded_from_training" in changes:
                 use = not changes["excluded_from_training"]
                 submission = submission_set_training_use(submission=submission, user=request.user, use=use)
