@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,60 @@ def test_without_checkpoint_it_reads_with_the_active_version_as_the_site_does(di
 def test_no_active_version_is_a_clear_command_error(digit_png):
     with pytest.raises(CommandError, match="bootstrap"):
         call_command("predict", str(digit_png), stdout=io.StringIO())
+
+
+NOT_A_DIGIT_KEYS = PREDICTION_KEYS | {"not_a_digit", "reason", "closest_digit", "closest_probability"}
+
+
+@pytest.fixture
+def two_strokes_png(tmp_path) -> Path:
+    """Two dark upright strokes side by side on white: "looks like several digits" to a refusing model."""
+    from PIL import Image, ImageDraw
+
+    from recognizer.tests.conftest import png_bytes
+
+    image = Image.new("L", (280, 280), 255)
+    draw = ImageDraw.Draw(image)
+    for x in (100, 180):
+        draw.line([(x, 60), (x, 220)], fill=0, width=30)
+    path = tmp_path / "eleven.png"
+    path.write_bytes(png_bytes(image))
+    return path
+
+
+@pytest.mark.django_db
+def test_ink_that_is_not_a_digit_says_so_with_the_closest_digit(digit_png, two_strokes_png, blank_png, refusing_model):
+    records = _predict_json(digit_png, two_strokes_png, blank_png)
+
+    refused, several, blank = records
+    assert set(refused) == set(several) == NOT_A_DIGIT_KEYS
+    assert refused["not_a_digit"] is True and refused["reason"] == "not a digit"
+    assert several["reason"] == "looks like several digits"
+    for record in (refused, several):
+        assert record["digit"] is None and record["confidence"] is None
+        assert len(record["probabilities"]) == 10 and record["model_version"] == refusing_model.name
+        assert record["closest_probability"] == max(record["probabilities"])
+        assert record["probabilities"].index(record["closest_probability"]) == record["closest_digit"]
+    assert set(blank) == NO_DIGIT_KEYS  # blank is still "no digit", refusing model or not
+
+
+@pytest.mark.django_db
+def test_human_readable_not_a_digit(digit_png, two_strokes_png, refusing_model):
+    stdout = io.StringIO()
+    call_command("predict", str(digit_png), str(two_strokes_png), stdout=stdout)
+
+    refused, several = stdout.getvalue().splitlines()
+    assert re.fullmatch(rf"{re.escape(str(digit_png))}: not a digit \(closest \d at \d+\.\d%\)", refused)
+    assert re.fullmatch(
+        rf"{re.escape(str(two_strokes_png))}: not a digit \(looks like several digits; closest \d at \d+\.\d%\)",
+        several,
+    )
+
+
+@pytest.mark.django_db
+def test_a_model_that_never_refuses_keeps_the_digit_contract(digit_png, shipped_version):
+    from recognizer import serving
+
+    serving.get_predictor()[0].backend.rejection_threshold = None
+    [record] = _predict_json(digit_png)
+    assert set(record) == PREDICTION_KEYS and record["digit"] == 7

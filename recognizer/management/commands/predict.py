@@ -8,6 +8,7 @@ from django.db import DatabaseError
 
 from ml.decode import ImageDecodeError
 from ml.predictor import Predictor
+from ml.refusal import NOT_A_DIGIT
 from recognizer import serving
 from recognizer.exceptions import DigitVisionError
 
@@ -41,7 +42,9 @@ def _rounded(value: float | None) -> float | None:
 class Command(BaseCommand):
     help = (
         "Predict the digit in each FILE. With --json, print one object per line: "
-        '{"file", "digit", "confidence", "probabilities", "model_version"} or {"file", "error"}. '
+        '{"file", "digit", "confidence", "probabilities", "model_version"}; for ink that is not one digit '
+        '"digit": null, "not_a_digit": true, "reason", "closest_digit", "closest_probability"; for a blank image '
+        '"digit": null, "no_digit": true; {"file", "error"} for a file it cannot read. '
         "Exits 1 if any file could not be read."
     )
 
@@ -85,6 +88,13 @@ class Command(BaseCommand):
         }
         if pred.no_digit:
             result["no_digit"] = True
+        elif pred.not_a_digit:
+            result.update(
+                not_a_digit=True,
+                reason=pred.reason,
+                closest_digit=pred.closest_digit,
+                closest_probability=_rounded(pred.closest_probability),
+            )
         return result
 
     @staticmethod
@@ -97,4 +107,9 @@ class Command(BaseCommand):
             return f"{result['file']}: error: {result['error']}"
         if result.get("no_digit"):
             return f"{result['file']}: no digit found"
+        if result.get("not_a_digit"):
+            # "not a digit (not a digit; ...)" would say it twice: only a more telling reason is repeated.
+            reason = f"{result['reason']}; " if result["reason"] and result["reason"] != NOT_A_DIGIT else ""
+            closest = f"closest {result['closest_digit']} at {result['closest_probability']:.1%}"
+            return f"{result['file']}: not a digit ({reason}{closest})"
         return f"{result['file']}: {result['digit']} (confidence {result['confidence']:.1%})"
