@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from recognizer.exceptions import ModelWeightsError, TrainingError
-from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
+from recognizer.models import ANSWERS, ModelVersion, ModelVersionEvent, Submission, TrainingRun
 from recognizer.services import account_delete, model_version_rollback, submission_delete
 from recognizer.services.training_runs import training_run_start
 
@@ -22,11 +22,20 @@ class CorrectedFilter(admin.SimpleListFilter):
         return [("yes", "Corrected"), ("no", "Not corrected")]
 
     def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(corrected_digit__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(corrected_digit__isnull=True)
+        if self.value() in ("yes", "no"):
+            return queryset.corrected(self.value() == "yes")  # to a digit or to "not a digit"
         return queryset
+
+
+class TrueAnswerFilter(admin.SimpleListFilter):
+    title = "true answer"
+    parameter_name = "true_answer"
+
+    def lookups(self, request, model_admin):
+        return list(ANSWERS.items())
+
+    def queryset(self, request, queryset):
+        return queryset.with_true_answer(self.value()) if self.value() in ANSWERS else queryset
 
 
 @admin.register(Submission)
@@ -34,9 +43,9 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "thumbnail",
-        "predicted_digit",
+        "answer",
         "confidence",
-        "corrected_digit",
+        "correction",
         "user",
         "source",
         "model_version",
@@ -44,10 +53,12 @@ class SubmissionAdmin(admin.ModelAdmin):
     ]
     list_display_links = ["id", "thumbnail"]
     list_filter = [
+        "not_a_digit",
         "predicted_digit",
         "source",
         "model_version",
         CorrectedFilter,
+        TrueAnswerFilter,
         "excluded_from_training",
         "created_at",
     ]
@@ -61,15 +72,30 @@ class SubmissionAdmin(admin.ModelAdmin):
         "source",
         "predicted_digit",
         "confidence",
+        "not_a_digit",
+        "refusal_reason",
         "probabilities",
         "model_version",
         "created_at",
         "corrected_digit",
+        "corrected_not_a_digit",
         "corrected_by",
         "corrected_at",
         "excluded_from_training",
     ]
     fields = readonly_fields
+
+    @admin.display(description="model said", ordering="predicted_digit")
+    def answer(self, obj: Submission) -> str:
+        if obj.not_a_digit and obj.refusal_reason and obj.refusal_reason != obj.answer_label:
+            return f"{obj.answer_label} ({obj.refusal_reason})"
+        return obj.answer_label
+
+    @admin.display(description="correction")
+    def correction(self, obj: Submission) -> str:
+        if not obj.is_corrected:
+            return "-"
+        return f"confirmed {obj.true_answer_label}" if obj.is_confirmed else f"→ {obj.true_answer_label}"
 
     # Images through the access-checked views (staff may see every submission's): in production the media
     # folder is not served at all.

@@ -27,6 +27,27 @@ def test_submission_changelist_shows_thumbnails_and_filters(admin_client):
     assert admin_client.get(reverse("recognizer:submission-preview", args=[submission.pk])).status_code == 200
 
 
+def test_submission_changelist_shows_the_answer_and_filters_on_it(admin_client):
+    refused = SubmissionFactory(refused=True, refusal_reason="looks like several digits")
+    to_not_a_digit = SubmissionFactory(predicted_digit=6, corrected_not_a_digit=True)
+    digit = SubmissionFactory(predicted_digit=2, corrected_digit=2)
+
+    page = admin_client.get("/admin/recognizer/submission/").content.decode()
+
+    assert "not a digit (looks like several digits)" in page
+    assert "→ not a digit" in page and "confirmed 2" in page
+
+    def listed(query: dict) -> set[int]:
+        response = admin_client.get("/admin/recognizer/submission/", query)
+        assert response.status_code == 200
+        return {s.pk for s in response.context["cl"].result_list}
+
+    assert listed({"not_a_digit__exact": "1"}) == {refused.pk}
+    assert listed({"true_answer": "not_a_digit"}) == {refused.pk, to_not_a_digit.pk}
+    assert listed({"corrected": "yes"}) == {to_not_a_digit.pk, digit.pk}
+    assert listed({"corrected": "no"}) == {refused.pk}
+
+
 def test_submission_change_page_is_read_only(admin_client):
     submission = SubmissionFactory()
 
