@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm, UserCreationForm
 
-from recognizer.models import REVIEW_STATES
+from recognizer.models import ANSWERS, REVIEW_STATES
 
 ACCEPTED_IMAGE_TYPES = "image/png,image/jpeg,image/heic,image/heif,image/avif,image/webp,image/gif,image/bmp,image/tiff"
 
@@ -69,11 +69,35 @@ class CorrectionForm(forms.Form):
     digit = forms.TypedChoiceField(choices=[(d, str(d)) for d in range(10)], coerce=int)
 
 
+class TrueAnswerForm(forms.Form):
+    """A person's correction without JavaScript: the button pressed sends a digit, or "not a digit"."""
+
+    digit = forms.TypedChoiceField(
+        choices=[(d, str(d)) for d in range(10)], coerce=int, required=False, empty_value=None
+    )
+    not_a_digit = forms.BooleanField(required=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if (data.get("digit") is None) == (not data.get("not_a_digit")):
+            raise forms.ValidationError("Give one answer: a digit, or not a digit.", code="one_answer")
+        return data
+
+    def answer(self) -> dict:
+        """Keyword arguments for submission_correct."""
+        if self.cleaned_data["not_a_digit"]:
+            return {"not_a_digit": True}
+        return {"digit": self.cleaned_data["digit"]}
+
+
 class HistoryFilterForm(forms.Form):
     digit = forms.TypedChoiceField(
         choices=[("", "Any digit")] + [(d, str(d)) for d in range(10)], coerce=int, required=False, empty_value=None
     )
     corrected = forms.ChoiceField(choices=[("", "All"), ("yes", "Corrected"), ("no", "Not corrected")], required=False)
+    # What the model said, and the true answer (the correction if any, else the model's): a digit or not.
+    answer = forms.ChoiceField(label="Model said", choices=[("", "Anything"), *ANSWERS.items()], required=False)
+    true_answer = forms.ChoiceField(label="True answer", choices=[("", "Anything"), *ANSWERS.items()], required=False)
     order = forms.ChoiceField(
         choices=[("newest", "Newest first"), ("lowest_confidence", "Lowest confidence first")], required=False
     )
@@ -83,12 +107,17 @@ class HistoryFilterForm(forms.Form):
         self.is_valid()  # cleaned_data keeps the fields that are valid
         data = self.cleaned_data
         corrected = {"yes": True, "no": False}.get(data.get("corrected") or "")
-        return {"digit": data.get("digit"), "corrected": corrected, "order": data.get("order") or "newest"}
+        return {
+            "digit": data.get("digit"),
+            "corrected": corrected,
+            "answer": data.get("answer") or None,
+            "true_answer": data.get("true_answer") or None,
+            "order": data.get("order") or "newest",
+        }
 
     def is_filtered(self) -> bool:
         """Whether the filters leave some submissions out (an order alone does not)."""
-        filters = self.filters()
-        return filters["digit"] is not None or filters["corrected"] is not None
+        return any(value is not None for name, value in self.filters().items() if name != "order")
 
 
 class CorrectionReviewFilterForm(forms.Form):

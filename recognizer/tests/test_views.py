@@ -658,3 +658,196 @@ def test_upload_errors_are_sentences_with_every_format(client_in, shipped_versio
         response = client_in.post(reverse("recognizer:upload"), {"image": f})
     text = _page_text(response)
     assert "This is not an image file that can be read: send PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP or TIFF." in text
+
+
+# --------------------------------------------------------------------------- not a digit
+
+
+def _canvas_eleven() -> bytes:
+    """Two upright strokes side by side: "looks like several digits"."""
+    from recognizer.tests.conftest import canvas_png
+
+    def draw(d):
+        for x in (90, 190):
+            d.line([(x, 40), (x, 240)], fill=(0, 0, 0, 255), width=24)
+
+    return canvas_png(draw)
+
+
+def _detail(client, submission) -> str:
+    return client.get(reverse("recognizer:submission-detail", args=[submission.pk])).content.decode()
+
+
+def test_the_panel_carries_the_not_a_digit_answer_and_correction(client_in):
+    """Empty until the script fills it: the refusal's text, each reason's sentence and the "Not a digit" button."""
+    html = client_in.get(reverse("recognizer:draw")).content.decode()
+    assert 'data-testid="prediction-refusal"' in html and "This doesn&#x27;t look like a single digit" not in html
+    assert "This doesn't look like a single digit" in html
+    assert 'data-reason="not a digit"' in html and 'data-reason="looks like several digits"' in html
+    assert 'data-testid="prediction-closest"' in html
+    assert 'name="not_a_digit" value="true" class="digit-btn not-a-digit-btn"' in html
+    assert "Read as a number" not in html and "/numbers/" not in html  # no link to a page that does not exist
+
+
+def test_a_refused_drawing_is_stored_and_answered_as_not_a_digit(client_in, refusing_model, canvas_seven):
+    data = _predict(client_in, canvas_seven).json()
+    assert (data["digit"], data["confidence"], data["not_a_digit"], data["reason"]) == (None, None, True, "not a digit")
+    assert data["closest_digit"] == 7 and 0 < data["closest_probability"] <= 1
+    submission = Submission.objects.get(pk=data["id"])
+    assert submission.not_a_digit and submission.predicted_digit is None
+
+
+def test_the_upload_form_shows_a_refusal_without_a_digit(client_in, refusing_model, digit_png):
+    upload = SimpleUploadedFile("seven.png", digit_png.read_bytes(), content_type="image/png")
+    response = client_in.post(reverse("recognizer:upload"), {"image": upload}, follow=True)
+    html = response.content.decode()
+    submission = Submission.objects.get()
+    assert submission.not_a_digit and submission.refusal_reason == "not a digit"
+    assert 'data-testid="prediction-digit"></span>' in html
+    assert 'data-testid="prediction-confidence"></span>' in html
+    assert 'data-answer="not-a-digit"' in html and "This doesn't look like a single digit" in html
+    assert f"closest digit: {submission.closest_digit}, " in html
+
+
+def test_the_detail_page_of_a_refusal(client_in, user):
+    submission = SubmissionFactory(user=user, refused=True)
+    html = _detail(client_in, submission)
+    text = _page_text(client_in.get(reverse("recognizer:submission-detail", args=[submission.pk])))
+    assert 'data-testid="prediction-digit"></span>' in html and 'data-answer="not-a-digit"' in html
+    assert "closest digit: 4, 31.0%" in html
+    assert "Predicted not a digit Reason not a digit Closest digit 4 (31.0%)" in text
+    assert "It may be a letter, a shape or a scribble." in text
+    assert '<p class="result-number-hint" data-result-number-hint hidden>' in html
+    # The ten probabilities, none marked as the answer.
+    assert "31.0%" in text and '<li data-digit="4" class="top">' not in html
+    # Confirming says "not a digit"; each digit corrects it.
+    assert 'data-confirm-button\n                name="not_a_digit" value="true"' in html
+    assert 'data-not-a-digit="true"' in html and 'data-corrected-not-a-digit="false"' in html
+
+
+def test_several_digits_say_so_and_where_numbers_will_be_read(client_in, refusing_model):
+    data = _predict(client_in, _canvas_eleven()).json()
+    assert data["not_a_digit"] and data["reason"] == "looks like several digits"
+    html = _detail(client_in, Submission.objects.get(pk=data["id"]))
+    assert '<p class="result-refusal-reason" data-reason="looks like several digits">' in html
+    assert '<p class="result-number-hint" data-result-number-hint>' in html
+    assert "Numbers will be readable on the Number page, once it exists." in html
+
+
+def _correct_to(client, submission, **answer):
+    return client.post(reverse("recognizer:submission-correct", args=[submission.pk]), answer)
+
+
+def test_a_refusal_is_corrected_to_a_digit_or_confirmed_without_javascript(client_in, user):
+    submission = SubmissionFactory(user=user, refused=True)
+    response = _correct_to(client_in, submission, digit=4)
+    assert response.status_code == 302
+    submission.refresh_from_db()
+    assert (submission.corrected_digit, submission.corrected_not_a_digit) == (4, False)
+    html = _detail(client_in, submission)
+    assert "Corrected to 4" in html and 'data-digit-button\n                aria-pressed="true">4<' in html
+    assert "Corrected</dt><dd>to 4," in html
+
+    _correct_to(client_in, submission, not_a_digit="true")
+    submission.refresh_from_db()
+    assert (submission.corrected_digit, submission.corrected_not_a_digit) == (None, True)
+    html = _detail(client_in, submission)
+    assert "Confirmed: not a digit" in html and "Confirmed</dt><dd>as not a digit," in html
+    assert 'aria-pressed="true">✓ Correct' in html
+
+
+def test_a_digit_is_corrected_to_not_a_digit_without_javascript(client_in, user):
+    submission = SubmissionFactory(user=user, predicted_digit=7)
+    assert _correct_to(client_in, submission, not_a_digit="true").status_code == 302
+    submission.refresh_from_db()
+    assert submission.corrected_not_a_digit and submission.corrected_digit is None
+    html = _detail(client_in, submission)
+    assert "Corrected to not a digit" in html and "Corrected</dt><dd>to not a digit," in html
+    assert 'data-not-a-digit-button\n                aria-pressed="true">Not a digit<' in html
+    assert 'aria-pressed="false">✓ Correct' in html
+    # And back to a digit.
+    _correct_to(client_in, submission, digit=7)
+    submission.refresh_from_db()
+    assert (submission.corrected_digit, submission.corrected_not_a_digit) == (7, False)
+    assert "Confirmed as 7" in _detail(client_in, submission)
+
+
+@pytest.mark.parametrize(
+    "answer", [{"digit": 3, "not_a_digit": "true"}, {"not_a_digit": "false"}, {"not_a_digit": "x", "digit": "10"}]
+)
+def test_a_correction_names_exactly_one_answer(client_in, user, answer):
+    submission = SubmissionFactory(user=user, refused=True)
+    response = _correct_to(client_in, submission, **answer)
+    assert response.status_code == 400 and 'data-error-code="invalid_digit"' in response.content.decode()
+    submission.refresh_from_db()
+    assert not submission.is_corrected
+
+
+def test_the_page_script_corrects_to_not_a_digit_through_the_api(client_in, user):
+    submission = SubmissionFactory(user=user, predicted_digit=2)
+    url = f"{PREDICTIONS}{submission.pk}/correction/"
+    data = client_in.put(url, {"not_a_digit": True}, content_type="application/json").json()
+    assert data["corrected_not_a_digit"] and data["is_corrected"] and data["corrected_digit"] is None
+    assert "Corrected to not a digit" in _detail(client_in, submission)
+
+
+def test_history_shows_refusals_and_corrections_either_way(client_in, user):
+    refused = SubmissionFactory(user=user, refused=True)
+    refused_to_four = SubmissionFactory(user=user, refused=True, corrected_digit=4)
+    refused_confirmed = SubmissionFactory(user=user, refused=True, corrected_not_a_digit=True)
+    digit_to_none = SubmissionFactory(user=user, predicted_digit=6, corrected_not_a_digit=True)
+    response = client_in.get(reverse("recognizer:history"))
+    html = response.content.decode()
+
+    def card(submission) -> str:
+        start = html.index(f'data-submission-id="{submission.pk}"')
+        return _page_text_of(html[start : html.index("</li>", start)])
+
+    assert card(refused).startswith("not a digit") and card(refused).endswith("unchecked")
+    assert "%" not in card(refused)  # no confidence for a refusal
+    assert card(refused_to_four).endswith("→ 4")
+    assert card(refused_confirmed).endswith("confirmed")
+    assert card(digit_to_none).startswith("6 90.0%") and card(digit_to_none).endswith("→ not a digit")
+
+
+def _page_text_of(html: str) -> str:
+    import re
+
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split(">", 1)[1])).strip()
+
+
+def test_history_filters_on_what_the_model_said_and_the_true_answer(client_in, user):
+    refused = SubmissionFactory(user=user, refused=True)
+    refused_to_four = SubmissionFactory(user=user, refused=True, corrected_digit=4)
+    digit = SubmissionFactory(user=user, predicted_digit=4)
+    digit_to_none = SubmissionFactory(user=user, predicted_digit=6, corrected_not_a_digit=True)
+    url = reverse("recognizer:history")
+    assert set(_ids(client_in.get(url, {"answer": "not_a_digit"}))) == {refused.pk, refused_to_four.pk}
+    assert set(_ids(client_in.get(url, {"answer": "digit"}))) == {digit.pk, digit_to_none.pk}
+    assert set(_ids(client_in.get(url, {"true_answer": "not_a_digit"}))) == {refused.pk, digit_to_none.pk}
+    assert set(_ids(client_in.get(url, {"true_answer": "digit"}))) == {refused_to_four.pk, digit.pk}
+    assert set(_ids(client_in.get(url, {"digit": 4}))) == {refused_to_four.pk, digit.pk}
+    assert _ids(client_in.get(url, {"answer": "not_a_digit", "corrected": "yes"})) == [refused_to_four.pk]
+    assert _ids(client_in.get(url, {"answer": "digit", "true_answer": "not_a_digit"})) == [digit_to_none.pk]
+    # Refusals have no confidence: the least sure of all.
+    assert _ids(client_in.get(url, {"order": "lowest_confidence"}))[:2] == [refused_to_four.pk, refused.pk]
+    # Nonsense is ignored; a filter that leaves everything out says so.
+    assert len(_ids(client_in.get(url, {"answer": "maybe", "true_answer": "7"}))) == 4
+    SubmissionFactory(user=user, predicted_digit=1)
+    text = _page_text(client_in.get(url, {"answer": "not_a_digit", "digit": 1}))
+    assert "No submissions match these filters" in text
+    form = client_in.get(url).content.decode()
+    assert '<option value="not_a_digit">Not a digit</option>' in form and "Model said" in form and "True answer" in form
+
+
+def test_the_delete_confirmation_names_not_a_digit(client_in, user):
+    confirmed = SubmissionFactory(user=user, refused=True, corrected_not_a_digit=True)
+    to_none = SubmissionFactory(user=user, predicted_digit=7, corrected_not_a_digit=True)
+    refused_to_two = SubmissionFactory(user=user, refused=True, corrected_digit=2)
+
+    def summary(s) -> str:
+        return _page_text(client_in.get(reverse("recognizer:submission-delete", args=[s.pk])))
+
+    assert "Not a digit (confirmed)" in summary(confirmed)
+    assert "Not a digit (corrected; the model read 7)" in summary(to_none)
+    assert "A 2 (corrected; the model said not a digit)" in summary(refused_to_two)

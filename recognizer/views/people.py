@@ -8,8 +8,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ml.refusal import NOT_A_DIGIT, SEVERAL_DIGITS
 from recognizer.exceptions import DigitVisionError, InvalidCorrectionError
-from recognizer.forms import ACCEPTED_IMAGE_TYPES, CorrectionForm, HistoryFilterForm, UploadForm
+from recognizer.forms import ACCEPTED_IMAGE_TYPES, HistoryFilterForm, TrueAnswerForm, UploadForm
 from recognizer.image_responses import private_file_response, private_preview_response
 from recognizer.models import Submission
 from recognizer.request_images import read_uploaded_file
@@ -18,21 +19,65 @@ from recognizer.services import submission_correct, submission_create, submissio
 from recognizer.templatetags.digitvision import percent
 from recognizer.views.errors import refusal_response
 
+# What the panel says under "This doesn't look like a single digit", by the predictor's reason (ml.refusal).
+REFUSAL_REASONS = {
+    NOT_A_DIGIT: "It may be a letter, a shape or a scribble. Try one digit, 0–9.",
+    SEVERAL_DIGITS: "It looks like several digits.",
+}
+
 HISTORY_PAGE_SIZE = 24
 
 
 def result_panel_context(submission: Submission | None = None) -> dict:
     """Context of templates/recognizer/_result_panel.html: filled for a submission, else empty for the script."""
     probabilities = submission.probabilities if submission else [0.0] * 10
-    top = submission.predicted_digit if submission else None
+    refused = bool(submission and submission.not_a_digit)
+    top = submission.predicted_digit if submission and not refused else None
+    closest = submission.closest_digit if submission else None
+    closest_percent = percent(submission.closest_probability) if submission else ""
     return {
         "submission": submission,
+        "refused": refused,
+        "reason_rows": _reason_rows(submission.refusal_reason if refused else NOT_A_DIGIT),
+        "several_digits": refused and submission.refusal_reason == SEVERAL_DIGITS,
+        "closest_digit": closest,
+        "closest_percent": closest_percent,
+        # static/recognizer/result_panel.js writes the same.
+        "closest_text": f"closest digit: {closest}, {closest_percent}" if refused else "",
         "confidence_text": percent(submission.confidence) if submission else "",
         "prob_rows": [
             {"digit": d, "text": percent(p) if submission else "", "width": f"{p * 100:.2f}%", "top": d == top}
             for d, p in enumerate(probabilities)
         ],
         "digits": range(10),
+        **_correction_context(submission),
+    }
+
+
+def _reason_rows(reason: str) -> list[dict]:
+    """Every reason's sentence, the one given shown (an unknown one reads as plain "not a digit"): the page
+    script shows the one of each answer it gets."""
+    known = reason if reason in REFUSAL_REASONS else NOT_A_DIGIT
+    return [{"reason": r, "text": text, "shown": r == known} for r, text in REFUSAL_REASONS.items()]
+
+
+def _correction_context(submission: Submission | None) -> dict:
+    """Which correction button is pressed and what the panel says of the correction, whatever the model said;
+    static/recognizer/result_panel.js's showCorrection says the same."""
+    if submission is None or not submission.is_corrected:
+        return {"confirmed": False, "pressed_digit": None, "pressed_not_a_digit": False, "correction_text": ""}
+    confirmed = submission.is_confirmed
+    if confirmed:
+        text = "Confirmed: not a digit" if submission.not_a_digit else f"Confirmed as {submission.corrected_digit}"
+    elif submission.corrected_not_a_digit:
+        text = "Corrected to not a digit"
+    else:
+        text = f"Corrected to {submission.corrected_digit}"
+    return {
+        "confirmed": confirmed,
+        "pressed_digit": None if confirmed else submission.corrected_digit,
+        "pressed_not_a_digit": not confirmed and submission.corrected_not_a_digit,
+        "correction_text": text,
     }
 
 
@@ -108,12 +153,13 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def submission_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """The correction form without JavaScript (the page script uses PUT /api/v1/predictions/{id}/correction/)."""
+    """The correction form without JavaScript (the page script uses PUT /api/v1/predictions/{id}/correction/):
+    a digit, or not a digit, whatever the model said."""
     submission = _own_submission_or_404(request, pk)
-    form = CorrectionForm(request.POST)
+    form = TrueAnswerForm(request.POST)
     if not form.is_valid():
         raise InvalidCorrectionError()
-    submission_correct(submission=submission, user=request.user, digit=form.cleaned_data["digit"])
+    submission_correct(submission=submission, user=request.user, **form.answer())
     return redirect("recognizer:submission-detail", pk=submission.pk)
 
 

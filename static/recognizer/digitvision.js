@@ -56,7 +56,7 @@ class Predictor {
     this.inFlight = this.inFlight.then(async () => {
       if (revision !== this.revision || drawing !== this.drawing) return; // superseded while waiting
       const previous = this.panel.submission;
-      const replaces = previous && previous.id && previous.corrected_digit == null ? previous.id : null;
+      const replaces = previous && previous.id && !previous.is_corrected ? previous.id : null;
       try {
         let s;
         try {
@@ -240,12 +240,16 @@ function initUploadPage(page) {
 
 function initDetailPage(panelRoot) {
   const panel = new ResultPanel(panelRoot);
-  const { submissionId, digit, correctedDigit } = panelRoot.dataset;
+  const { submissionId, digit, notADigit, correctedDigit, correctedNotADigit } = panelRoot.dataset;
   if (!submissionId) return;
+  const toDigit = correctedDigit === "" || correctedDigit === undefined ? null : Number(correctedDigit);
   panel.submission = {
     id: Number(submissionId),
-    digit: Number(digit),
-    corrected_digit: correctedDigit === "" || correctedDigit === undefined ? null : Number(correctedDigit),
+    digit: digit === "" || digit === undefined ? null : Number(digit),
+    not_a_digit: notADigit === "true",
+    corrected_digit: toDigit,
+    corrected_not_a_digit: correctedNotADigit === "true",
+    is_corrected: toDigit !== null || correctedNotADigit === "true",
   };
 }
 

@@ -12,6 +12,14 @@ export function percent(p) {
   return text + "%";
 }
 
+// The reason the API gives when the ink looks like several digits (ml/refusal.py), which a number page could read.
+const SEVERAL_DIGITS = "looks like several digits";
+
+// The small print under a refusal, as the pages write it (recognizer/views/people.py).
+function closestText(s) {
+  return `closest digit: ${s.closest_digit}, ${percent(s.closest_probability)}`;
+}
+
 // A page URL rendered with 0 for the id (e.g. /submissions/0/input/), for submission `id`.
 function withId(template, id) {
   return template
@@ -61,11 +69,20 @@ export class ResultPanel {
 
   show(s) {
     this.submission = s;
-    this.q(".result-digit").textContent = String(s.digit);
-    this.q(".result-confidence").textContent = percent(s.confidence);
+    // A refusal ("not a digit") shows no digit and no confidence: why, and the closest digit in small print.
+    const refused = Boolean(s.not_a_digit);
+    const answer = refused ? "not-a-digit" : "digit";
+    this.root.dataset.answer = answer;
+    this.q(".result-digit").textContent = refused ? "" : String(s.digit);
+    this.q(".result-confidence").textContent = refused ? "" : percent(s.confidence);
+    const closest = refused ? closestText(s) : "";
+    this.q("[data-result-closest]").textContent = closest;
+    if (refused) this.showReason(s.reason);
     if (this.compact) {
-      this.compact.querySelector("[data-compact-digit]").textContent = String(s.digit);
-      this.compact.querySelector("[data-compact-confidence]").textContent = percent(s.confidence);
+      this.compact.dataset.answer = answer;
+      this.compact.querySelector("[data-compact-digit]").textContent = refused ? "" : String(s.digit);
+      this.compact.querySelector("[data-compact-confidence]").textContent = refused ? "" : percent(s.confidence);
+      this.compact.querySelector("[data-compact-closest]").textContent = closest;
     }
     this.markProvisional(false);
     this.q("[data-result-input]").src = withId(this.root.dataset.inputUrl, s.id);
@@ -75,23 +92,42 @@ export class ResultPanel {
       const p = s.probabilities[d] ?? 0;
       li.querySelector(".probs-fill").style.width = (p * 100).toFixed(2) + "%";
       li.querySelector(".probs-value").textContent = percent(p);
-      li.classList.toggle("top", d === s.digit);
+      li.classList.toggle("top", !refused && d === s.digit);
     });
     this.form.action = withId(this.root.dataset.correctUrl, s.id); // only used without the script
-    this.q("[data-confirm-button]").value = String(s.digit);
+    const confirm = this.q("[data-confirm-button]");
+    confirm.name = refused ? "not_a_digit" : "digit";
+    confirm.value = refused ? "true" : String(s.digit);
     this.showCorrection(s);
     this.setState("ready");
   }
 
+  // The sentence of the refusal's reason (the page carries one per reason; an unknown one reads as the first).
+  showReason(reason) {
+    const sentences = [...this.root.querySelectorAll("[data-result-refusal] [data-reason]")];
+    const known = sentences.some((p) => p.dataset.reason === reason) ? reason : sentences[0].dataset.reason;
+    sentences.forEach((p) => {
+      p.hidden = p.dataset.reason !== known;
+    });
+    this.q("[data-result-number-hint]").hidden = reason !== SEVERAL_DIGITS;
+  }
+
   showCorrection(s) {
-    const c = s.corrected_digit;
-    const confirmed = c !== null && c === s.digit;
+    const refused = Boolean(s.not_a_digit);
+    const toDigit = s.corrected_digit ?? null;
+    const toNotADigit = Boolean(s.corrected_not_a_digit);
+    // What the model said, confirmed; else the other answer picked.
+    const confirmed = refused ? toNotADigit : toDigit !== null && toDigit === s.digit;
     this.q("[data-confirm-button]").setAttribute("aria-pressed", String(confirmed));
     this.root.querySelectorAll("[data-digit-button]").forEach((b) => {
-      b.setAttribute("aria-pressed", String(c !== null && !confirmed && Number(b.value) === c));
+      b.setAttribute("aria-pressed", String(!confirmed && toDigit !== null && Number(b.value) === toDigit));
     });
-    this.q("[data-correction-state]").textContent =
-      c === null ? "" : confirmed ? `Confirmed as ${c}` : `Corrected to ${c}`;
+    this.q("[data-not-a-digit-button]").setAttribute("aria-pressed", String(!confirmed && toNotADigit));
+    let text = "";
+    if (confirmed) text = refused ? "Confirmed: not a digit" : `Confirmed as ${toDigit}`;
+    else if (toNotADigit) text = "Corrected to not a digit";
+    else if (toDigit !== null) text = `Corrected to ${toDigit}`;
+    this.q("[data-correction-state]").textContent = text;
   }
 
   async onCorrect(event) {
@@ -102,7 +138,8 @@ export class ResultPanel {
     const url = `${this.apiUrl}${this.submission.id}/correction/`;
     const state = this.q("[data-correction-state]");
     try {
-      const s = await callApi(url, { method: "PUT", body: { true_digit: Number(button.value) } });
+      const body = button.name === "not_a_digit" ? { not_a_digit: true } : { true_digit: Number(button.value) };
+      const s = await callApi(url, { method: "PUT", body });
       // The detail page was rendered by the server: keep what the panel shows, take the correction.
       this.submission = { ...this.submission, ...s };
       this.showCorrection(this.submission);
