@@ -9,11 +9,46 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.calibrate import calibrated_probabilities
 from ml.checkpoint import SHIPPED_CHECKPOINT, Checkpoint, load_checkpoint, save_checkpoint
 from ml.data import sha256_of
 from ml.export import export_onnx
-from ml.report import CalibratedEvaluation, ModelMetrics, calibrated_evaluation
+from ml.refusal import choose_threshold, rejection_scores
+from ml.report import CalibratedEvaluation, ModelMetrics, calibrated_evaluation, evaluation
 from ml.tensors import checkpoint_logits
+
+VALIDATION_NEGATIVES_PER_KIND = 300
+VALIDATION_NEGATIVES_SEED = 31_337  # not the training negatives' seed; drawn from the validation digits
+
+
+def trained_to_refuse(ckpt: Checkpoint) -> bool:
+    """Whether the model saw not-a-digit negatives in training (and so gets a rejection threshold)."""
+    return ckpt.info.get("train_config", {}).get("negatives_per_kind", 0) > 0
+
+
+def refusal_report(ckpt: Checkpoint, threshold: float, splits) -> dict:
+    """How the chosen threshold does on validation (digits and validation negatives, made from the validation
+    digits) and on MNIST test digits. Only the validation digits chose it."""
+    from ml.negatives import KINDS, NegativesConfig, cached_training_negatives
+
+    def refused(images) -> np.ndarray:
+        probs = calibrated_probabilities(checkpoint_logits(ckpt, images), ckpt.temperature)
+        return rejection_scores(probs) > threshold
+
+    config = NegativesConfig(**dict.fromkeys(KINDS, VALIDATION_NEGATIVES_PER_KIND), seed=VALIDATION_NEGATIVES_SEED)
+    negatives = cached_training_negatives(splits.val_images, splits.val_labels, config)
+    negatives_refused = refused(negatives.images)
+    return {
+        "rejection_threshold": threshold,
+        "rule": "refuse when 1 - max calibrated probability > threshold; threshold = ml.refusal.choose_threshold "
+        "on the validation digits",
+        "validation_digits_refused": float(refused(splits.val_images).mean()),
+        "test_digits_refused": float(refused(splits.test_images).mean()),
+        "validation_negatives_refused": float(negatives_refused.mean()),
+        "validation_negatives_refused_per_kind": {
+            kind: float(negatives_refused[negatives.kinds == kind].mean()) for kind in KINDS
+        },
+    }
 
 
 def calibration_report(ckpt: Checkpoint, val_images, val_labels, test_images, test_labels) -> CalibratedEvaluation:
@@ -89,8 +124,17 @@ def finalize_checkpoint(path: Path, splits, out_dir: Path | None = None) -> dict
     history = ckpt.info.get("history", [])
     val_best = max(history, key=lambda h: (h["val_accuracy"], -h["val_loss"])) if history else {}
     ckpt.temperature = report.temperature
+    refusals = {}
+    if trained_to_refuse(ckpt):
+        val_probs = calibrated_probabilities(checkpoint_logits(ckpt, splits.val_images), ckpt.temperature)
+        ckpt.rejection_threshold = choose_threshold(val_probs)
+        refusals = refusal_report(ckpt, ckpt.rejection_threshold, splits)
+    test_probs = calibrated_probabilities(checkpoint_logits(ckpt, splits.test_images), ckpt.temperature)
+    test = evaluation(test_probs, splits.test_labels, None, ckpt.rejection_threshold)  # refusals count as errors
     metrics = ModelMetrics(
-        test_accuracy=report.test.accuracy,
+        test_accuracy=test.accuracy,
+        test_refusal_rate=test.refusal_rate,
+        rejection_threshold=ckpt.rejection_threshold,
         test_ece_before_scaling=report.ece_before_scaling,
         test_ece_after_scaling=report.ece_after_scaling,
         val_accuracy=val_best.get("val_accuracy"),
@@ -113,6 +157,7 @@ def finalize_checkpoint(path: Path, splits, out_dir: Path | None = None) -> dict
         "train_config": ckpt.info.get("train_config"),
         "selection": "epoch with the best validation accuracy (5,000 digits held out of the training set)",
         **ckpt.metrics,
+        "refusals": refusals,
         "report": report.to_dict(),
         "history": history,
     }
@@ -120,7 +165,7 @@ def finalize_checkpoint(path: Path, splits, out_dir: Path | None = None) -> dict
     save_plots(report, history, out_dir)
     export_onnx(path)  # serving uses the ONNX graph; it records this checkpoint's sha256
     print(
-        f"test accuracy {report.test.accuracy:.4f}; ECE {report.ece_before_scaling:.4f} -> "
+        f"test accuracy {test.accuracy:.4f} ({test.refused} refused); ECE {report.ece_before_scaling:.4f} -> "
         f"{report.ece_after_scaling:.4f} at T={report.temperature:.3f}; wrote {out_dir / 'metrics.json'}"
     )
     return document

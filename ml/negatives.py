@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import glob
+import hashlib
+import json
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -74,10 +76,14 @@ FRAGMENT_SHARE = (0.3, 0.45)  # of a digit's ink kept by a fragment
 CUT_SHARE = (0.12, 0.4)  # of a digit's ink left inside the image by a border cut: not readable as that digit
 FAINT_CONTRAST = (0.08, 0.3)  # ink-to-paper contrast of the faint half of the cut samples (preprocess refuses < 0.1)
 FAINT_NOISE = (0.0, 6.0)  # paper noise sigma, grey levels
-MIN_WIDTH_RATIO = 0.5  # output ink narrower than this share of its height reads as a 1: dropped ...
-# ... and so does ink this elongated in any direction (minor / major axis of its second moments): 95% of
-# MNIST training 1s lie below it and 99% of the other digits above (measured on 5,000 training digits).
-MIN_ELONGATION = 0.3
+# A negative "reads as a 1" when it lies as close to the MNIST training 1s as most real 1s do: its distance to
+# the nearest of them (pixels in [0, 1]) is below this percentile of the held-in 1s' nearest-neighbour
+# distances. Such samples are dropped: rejecting them would teach the model to reject real 1s. Bent thin
+# strokes (a check mark, a bracket, a zig-zag, the side of a 0) stay: they are not where 1s are.
+ONE_LIKE_PERCENTILE = 95.0
+ONE_REFERENCE = 3000  # training 1s searched ...
+ONE_HELD = 500  # ... and the 1s (others) the percentile is measured on
+
 SEVERAL_MIN_ASPECT = 1.2  # several digits must come out at least this much wider than tall
 
 # The side of a digit a cut or fragment may KEEP, per label. 1s are never used (any piece of a 1 is a 1);
@@ -235,10 +241,10 @@ STROKE_LETTERS: dict[str, list[list[tuple[float, float]]]] = {
 }
 
 
-def _letter_from_font(fonts: tuple[str, ...], rng: Rng) -> Image.Image:
+def _glyph_from_font(fonts: tuple[str, ...], rng: Rng, chars: str = LETTERS) -> Image.Image:
     side = int(rng.integers(*CANVAS_SIDES, endpoint=True))
     font = _font(fonts[int(rng.integers(len(fonts)))], round(_uniform(rng, LETTER_SIZES) * side))
-    ch = LETTERS[int(rng.integers(len(LETTERS)))]
+    ch = chars[int(rng.integers(len(chars)))]
     big = 3 * side // 2  # room for the glyph to rotate and slant before it is cut to the canvas
     canvas = Image.new("L", (big, big), 0)
     ImageDraw.Draw(canvas).text((big / 2, big / 2), ch, font=font, fill=255, anchor="mm")
@@ -265,7 +271,7 @@ def _letter_from_strokes(rng: Rng) -> Image.Image:
 
 
 def _scribble(rng: Rng) -> Image.Image:
-    style = int(rng.integers(3))
+    style = int(rng.integers(5))
     strokes: list[Stroke] = []
     if style == 0:  # free pen paths
         for _ in range(int(rng.integers(*SCRIBBLE_STROKES, endpoint=True))):
@@ -278,13 +284,25 @@ def _scribble(rng: Rng) -> Image.Image:
         pts = np.stack([x, y], axis=1)
         pts = pts[:, ::-1] if rng.random() < 0.5 else pts  # a vertical zig-zag
         strokes.append(_spline(pts, 6) if rng.random() < 0.4 else pts)
-    else:  # cursive loops, like "eeee" or a coil
+    elif style == 2:  # cursive loops, like "eeee" or a coil
         turns = _uniform(rng, LOOP_TURNS)
         t = np.linspace(0, 2 * np.pi * turns, int(40 * turns))
         r = rng.uniform(0.15, 0.35)
         pts = np.stack([t / t[-1] + r * 0.6 * np.cos(t + np.pi), r * np.sin(t + np.pi)], axis=1)
         strokes.append(pts)
-    return _draw_strokes(_affine(strokes, rng, (-180.0, 180.0) if style == 0 else ROTATION_DEG), rng)
+    elif style == 3:  # a spiral, from the centre out
+        turns = _uniform(rng, (1.5, 4.0))
+        t = np.linspace(0, 2 * np.pi * turns, int(50 * turns))
+        r = t / t[-1]
+        strokes.append(np.stack([r * np.cos(t), r * np.sin(t) * rng.uniform(0.6, 1.0)], axis=1))
+    else:  # hatching: parallel strokes, sometimes crossed, as when shading or crossing something out
+        for angle in [rng.uniform(0.3, 1.2)] + ([rng.uniform(1.9, 2.8)] if rng.random() < 0.5 else []):
+            along, across = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle), np.cos(angle)])
+            for k in range(int(rng.integers(4, 10))):
+                centre = across * (k - 4) * 0.2
+                strokes.append(np.stack([centre - along * 0.8, centre + along * 0.8]))
+    rotation = (-180.0, 180.0) if style in (0, 3) else ROTATION_DEG
+    return _draw_strokes(_affine(strokes, rng, rotation), rng)
 
 
 # ---------------------------------------------------------------- shapes and symbols
@@ -344,11 +362,40 @@ SHAPES: dict[str, Callable[[], list[Stroke]]] = {
     "check": lambda: _lines([(0, 0.6), (0.3, 1), (1, 0)]),
     "house": lambda: _lines([(0, 1), (0, 0.4), (0.5, 0), (1, 0.4), (1, 1), (0, 1)]),
     "lightning": lambda: _lines([(0.6, 0), (0.2, 0.55), (0.6, 0.5), (0.3, 1)]),
+    # A face and a target: a ring with marks inside is not a 0 (a bare ring would be, so none is drawn).
+    "face": lambda: [
+        _ellipse(0.5, 0.5, 0.5, 0.5),
+        _ellipse(0.33, 0.35, 0.04, 0.05),
+        _ellipse(0.67, 0.35, 0.04, 0.05),
+        _ellipse(0.5, 0.55, 0.25, 0.2, 0.15 * np.pi, 0.7 * np.pi),
+    ],
+    "target": lambda: [_ellipse(0.5, 0.5, 0.5, 0.5), _ellipse(0.5, 0.5, 0.28, 0.28), _ellipse(0.5, 0.5, 0.06, 0.06)],
+    "crossed_ring": lambda: [
+        _ellipse(0.5, 0.5, 0.5, 0.5),
+        *_lines([(0.15, 0.15), (0.85, 0.85)], [(0.85, 0.15), (0.15, 0.85)]),
+    ],
+    "infinity": lambda: [
+        np.stack([0.5 + 0.5 * np.cos(t), 0.5 + 0.22 * np.sin(2 * t)], axis=1) for t in [np.linspace(0, 2 * np.pi, 80)]
+    ],
+    "wave": lambda: [
+        np.stack([t / (4 * np.pi), 0.5 + 0.2 * np.sin(t)], axis=1) for t in [np.linspace(0, 4 * np.pi, 80)]
+    ],
+    "bracket": lambda: [_ellipse(0.9, 0.5, 0.6, 0.55, 0.62 * np.pi, 0.76 * np.pi)],
+    "brace": lambda: _lines([(0.8, 0), (0.5, 0.05), (0.5, 0.45), (0.2, 0.5), (0.5, 0.55), (0.5, 0.95), (0.8, 1)]),
+    "square_bracket": lambda: _lines([(0.7, 0), (0.3, 0), (0.3, 1), (0.7, 1)]),
 }
-ROTATING_SHAPES = frozenset({"arrow", "star", "cross", "check", "lightning"})  # any orientation stays not-a-digit
+# Typed symbols (in the training fonts) make this share of the shapes. Those that pass for a digit in some font
+# or hand are left out: | and / (1), S-like $ (5), o-like degree and ° (0).
+SYMBOLS = "?!§~()[]{}&@%€£¶#+=<>*^\\÷×±√∞µ←→↑↓♥♦♣♠★☆✓✗"
+SYMBOL_SHARE = 0.35
+ROTATING_SHAPES = frozenset(
+    {"arrow", "star", "cross", "check", "lightning", "infinity", "wave", "bracket", "brace"}
+)  # any orientation stays not-a-digit
 
 
-def _shape(rng: Rng) -> Image.Image:
+def _shape(rng: Rng, fonts: tuple[str, ...] = ()) -> Image.Image:
+    if fonts and rng.random() < SYMBOL_SHARE:
+        return _glyph_from_font(fonts, rng, SYMBOLS)
     name = sorted(SHAPES)[int(rng.integers(len(SHAPES)))]
     rotation = (-180.0, 180.0) if name in ROTATING_SHAPES else ROTATION_DEG
     return _draw_strokes(_affine(SHAPES[name](), rng, rotation), rng)
@@ -457,22 +504,40 @@ def _ink_box(image: np.ndarray) -> tuple[int, int]:
     return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
 
 
-def elongation(image: np.ndarray) -> float:
-    """sqrt(minor / major) eigenvalue of the ink's second moments: near 0 for a straight stroke, 1 for a disc."""
-    weights = image.astype(np.float64) / max(float(image.sum()), 1e-9)
-    ys, xs = np.mgrid[: image.shape[0], : image.shape[1]]
-    dy, dx = ys - (weights * ys).sum(), xs - (weights * xs).sum()
-    cov = np.array([[(weights * dy * dy).sum(), (weights * dy * dx).sum()], [0.0, (weights * dx * dx).sum()]])
-    cov[1, 0] = cov[0, 1]
-    low, high = np.linalg.eigvalsh(cov)
-    return float(np.sqrt(max(low, 0.0) / max(high, 1e-12)))
+class OneLikeness:
+    """Nearest-neighbour distance of 28x28 inputs to the MNIST training 1s, and the distance below which
+    an input reads as a 1."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, seed: int):
+        """``images``: (N, 28, 28) digits, uint8 or floats in [0, 1], ink high."""
+        ones = images[np.asarray(labels) == 1].reshape(-1, 28 * 28).astype(np.float32)
+        ones = ones / 255.0 if np.asarray(images).dtype == np.uint8 else ones
+        if len(ones) == 0:
+            self.reference, self.limit = ones, -1.0  # no 1s given: nothing reads as one
+            return
+        pick = np.random.default_rng(seed).permutation(len(ones))
+        held_count = min(ONE_HELD, len(ones) // 5)  # measured on 1s the search does not hold
+        held = ones[pick[:held_count]]
+        self.reference = ones[pick[held_count : held_count + ONE_REFERENCE]]
+        self._sq = (self.reference**2).sum(axis=1)
+        self.limit = float(np.percentile(self.distance(held), ONE_LIKE_PERCENTILE)) if len(held) else -1.0
+
+    def distance(self, inputs: np.ndarray) -> np.ndarray:
+        x = np.asarray(inputs, dtype=np.float32).reshape(-1, 28 * 28)
+        if len(self.reference) == 0:
+            return np.full(len(x), np.inf)
+        squared = (x**2).sum(axis=1)[:, None] - 2 * x @ self.reference.T + self._sq[None, :]
+        return np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+
+    def reads_as_a_one(self, image: np.ndarray) -> bool:
+        return bool(self.distance(image[None])[0] < self.limit)
 
 
-def _refusal(kind: str, image: np.ndarray) -> str | None:
+def _refusal(kind: str, image: np.ndarray, ones: OneLikeness) -> str | None:
     """Why a preprocessed negative is not kept, or None."""
     h, w = _ink_box(image)
-    if w < MIN_WIDTH_RATIO * h or elongation(image) < MIN_ELONGATION:
-        return "reads as a 1"  # a tall thin stroke is a 1 to anyone: rejecting it would reject real 1s
+    if ones.reads_as_a_one(image):
+        return "reads as a 1"  # where real 1s are: rejecting it would reject real 1s
     if kind == "several_digits" and w < SEVERAL_MIN_ASPECT * h:
         return "not several digits"  # preprocess kept only one of them (the others were too far away)
     return None
@@ -505,13 +570,14 @@ def training_negatives(
         warnings.warn("no training fonts installed: letters are stroke-drawn capitals", RuntimeWarning, stacklevel=2)
 
     makers: dict[str, Callable[[Rng], Image.Image]] = {
-        "letters": (lambda rng: _letter_from_font(fonts, rng)) if fonts else _letter_from_strokes,
+        "letters": (lambda rng: _glyph_from_font(fonts, rng)) if fonts else _letter_from_strokes,
         "scribbles": _scribble,
-        "shapes": _shape,
+        "shapes": (lambda rng: _shape(rng, fonts)),
         "several_digits": lambda rng: _several_digits(images, rng),
         "fragments": lambda rng: _fragment(images, labels, rng),
         "faint_or_cut": lambda rng: _faint_or_cut(images, labels, rng),
     }
+    ones = OneLikeness(images, labels, config.seed)
     out, kinds, dropped, attempts = [], [], {}, {}
     for index, kind in enumerate(KINDS):
         # One stream per kind: changing one kind's count leaves the other kinds' samples as they were.
@@ -521,7 +587,7 @@ def training_negatives(
         while kept < counts[kind] and tries < limit:
             tries += 1
             prepared = preprocess(makers[kind](rng))
-            reason = prepared.reason if prepared.no_digit else _refusal(kind, prepared.image)
+            reason = prepared.reason if prepared.no_digit else _refusal(kind, prepared.image, ones)
             if reason:
                 refused[reason] = refused.get(reason, 0) + 1
                 continue
@@ -537,3 +603,42 @@ def training_negatives(
         letters_from_fonts=bool(fonts),
         fonts=fonts,
     )
+
+
+# ---------------------------------------------------------------- cached, for training runs that come back often
+
+# Bump when a generator changes what it draws: cached sets made by older code are then made again.
+GENERATOR_VERSION = 1
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "negatives"
+
+
+def _cache_key(train_images: np.ndarray, config: NegativesConfig, fonts: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps([GENERATOR_VERSION, repr(config), [Path(f).name for f in fonts]]).encode())
+    digest.update(np.ascontiguousarray(train_images).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_training_negatives(
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    config: NegativesConfig | None = None,
+    cache_dir: Path | None = None,
+) -> NegativeSet:
+    """``training_negatives``, kept in ``cache_dir`` by a key of everything that decides them (the digits, the
+    config, the fonts, the generator's version): a retraining needs the same set every time, in no time."""
+    config = config or NegativesConfig()
+    fonts = training_font_paths() if config.fonts is None else tuple(config.fonts)
+    path = Path(cache_dir or DEFAULT_CACHE_DIR) / f"negatives-{_cache_key(train_images, config, fonts)}.npz"
+    if path.is_file():
+        try:
+            with np.load(path) as cached:
+                return NegativeSet(images=cached["images"], kinds=cached["kinds"], fonts=fonts)
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # a damaged cache file is made again, never trusted
+    made = training_negatives(train_images, train_labels, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, images=made.images, kinds=made.kinds)
+    tmp.replace(path)
+    return made

@@ -14,11 +14,12 @@ from ml.calibrate import (
     fit_temperature,
     reliability_bins,
 )
+from ml.refusal import NOT_A_DIGIT_LABEL, rejection_scores
 
 SCHEMA = 1  # bump when a field changes meaning; from_dict keeps reading older documents
 
 # How a figure reads, so pages format fields rather than guessing from key names.
-Kind = Literal["fraction", "count", "calibration", "temperature", "points", "epoch", "run"]
+Kind = Literal["fraction", "count", "calibration", "temperature", "threshold", "points", "epoch", "run"]
 Better = Literal["higher", "lower", ""]
 
 
@@ -54,6 +55,11 @@ class Evaluation:
     precision: list[float] = field(default_factory=lambda: [0.0] * 10)
     confusion_matrix: list[list[int]] = field(default_factory=lambda: [[0] * 10 for _ in range(10)])
     wrong_keys: list[str] = field(default_factory=list)  # the samples it got wrong, where samples have keys
+    # With a rejection threshold: digits refused ("not a digit") count as errors, and samples labelled not a
+    # digit are right exactly when refused.
+    refused: int = figure("digits refused", "count", "lower")
+    not_a_digit_count: int = figure("not-a-digit samples", "count")
+    not_a_digit_refused: int = figure("not-a-digit samples refused", "count", "higher")
 
     @property
     def errors(self) -> int:
@@ -78,7 +84,16 @@ class Evaluation:
             "per_class_correct": list(self.per_class_correct),
             "confusion_matrix": [list(r) for r in self.confusion_matrix],
             "wrong_keys": list(self.wrong_keys),
+            "refused": self.refused,
+            "not_a_digit_count": self.not_a_digit_count,
+            "not_a_digit_refused": self.not_a_digit_refused,
         }
+
+    @property
+    def refusal_rate(self) -> float | None:
+        """The share of real digits refused (false refusals); None where nothing was counted."""
+        digits = self.count - (self.not_a_digit_count or 0)
+        return None if self.refused is None or digits <= 0 else self.refused / digits
 
     @classmethod
     def from_dict(cls, data: dict) -> Evaluation:
@@ -97,23 +112,46 @@ class Evaluation:
         return cls(**_known(cls, data))
 
 
-def evaluation(probs: np.ndarray, labels: np.ndarray, keys: list[str] | None = None) -> Evaluation:
-    """THE way to build an Evaluation: from (N, 10) probabilities and (N,) labels (and each sample's key)."""
+def evaluation(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    keys: list[str] | None = None,
+    rejection_threshold: float | None = None,
+) -> Evaluation:
+    """THE way to build an Evaluation: from (N, 10) probabilities and (N,) labels (and each sample's key).
+
+    Labels are digits 0-9 or NOT_A_DIGIT_LABEL. With a ``rejection_threshold`` (the model's), answers it
+    refuses are wrong for a digit and right for a not-a-digit sample; without one nothing is refused, as for
+    a model trained before refusals. The confusion matrix and the ECE count the digits the model answered.
+    """
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    predicted = np.asarray(probs).argmax(axis=1) if len(labels) else np.zeros(0, dtype=np.int64)
-    matrix = np.bincount(labels * 10 + predicted, minlength=100).reshape(10, 10)  # rows true, columns predicted
-    ok = predicted == labels
+    probs = np.asarray(probs, dtype=np.float64).reshape(len(labels), 10)
+    predicted = probs.argmax(axis=1) if len(labels) else np.zeros(0, dtype=np.int64)
+    refused = (
+        rejection_scores(probs) > rejection_threshold
+        if rejection_threshold is not None and len(labels)
+        else np.zeros(len(labels), dtype=bool)
+    )
+    is_digit = labels != NOT_A_DIGIT_LABEL
+    answered = is_digit & ~refused
+    ok = np.where(is_digit, answered & (predicted == labels), refused)
+    # Rows true, columns predicted, over the digits answered; refused digits appear only in per_class_count.
+    matrix = np.bincount(labels[answered] * 10 + predicted[answered], minlength=100).reshape(10, 10)
+    per_class_count = np.bincount(labels[is_digit], minlength=10)
     tp = np.diag(matrix).astype(float)
     return Evaluation(
         count=int(len(labels)),
         correct=int(ok.sum()),
         accuracy=float(ok.mean()) if len(labels) else None,
-        ece=expected_calibration_error(probs, labels) if len(labels) else None,
-        per_class_count=matrix.sum(axis=1).tolist(),
+        ece=expected_calibration_error(probs[answered], labels[answered]) if answered.any() else None,
+        per_class_count=per_class_count.tolist(),
         per_class_correct=np.diag(matrix).tolist(),
         precision=(tp / np.maximum(matrix.sum(axis=0), 1)).round(5).tolist(),
         confusion_matrix=matrix.tolist(),
         wrong_keys=[k for k, good in zip(keys, ok, strict=True) if not good] if keys is not None else [],
+        refused=int((is_digit & refused).sum()),
+        not_a_digit_count=int((~is_digit).sum()),
+        not_a_digit_refused=int((~is_digit & refused).sum()),
     )
 
 
@@ -188,6 +226,8 @@ class ModelMetrics:
     test_ece_after_scaling: float | None = figure("ECE", "calibration", "lower")
     test_ece_before_scaling: float | None = figure("ECE before scaling", "calibration", "lower")
     temperature: float | None = figure("temperature", "temperature")
+    rejection_threshold: float | None = figure("rejection threshold", "threshold")
+    test_refusal_rate: float | None = figure("MNIST test digits refused", "fraction", "lower")
     selected_epoch: int | None = figure("selected epoch", "epoch")
     parameters: int | None = figure("parameters", "count")
     holdout_correct: int | None = figure("holdout correct", "count", "higher")
@@ -232,6 +272,10 @@ class ModelFigures:
     holdout_total: int | None = figure("Holdout total", "count")
     val_accuracy: float | None = figure("Validation accuracy", "fraction", "higher")
     temperature: float | None = figure("Temperature", "temperature")
+    mnist_test_refused: int | None = figure("MNIST test digits refused", "count", "lower")
+    holdout_refused: int | None = figure("Holdout digits refused", "count", "lower")
+    holdout_not_a_digit_refused: int | None = figure("Holdout not-a-digit refused", "count", "higher")
+    rejection_threshold: float | None = figure("Rejection threshold", "threshold")
 
     def to_dict(self) -> dict:
         return {"schema": SCHEMA, **{f.name: getattr(self, f.name) for f in fields(self)}}
@@ -247,10 +291,19 @@ class ModelFigures:
 
 
 def model_figures(
-    *, test: Evaluation, holdout: Evaluation, val_accuracy: float | None, temperature: float | None
+    *,
+    test: Evaluation,
+    holdout: Evaluation,
+    val_accuracy: float | None,
+    temperature: float | None,
+    rejection_threshold: float | None = None,
 ) -> ModelFigures:
     """THE way to build ModelFigures: from the model's evaluations on MNIST test and on the holdout."""
     return ModelFigures(
+        mnist_test_refused=test.refused,
+        holdout_refused=holdout.refused,
+        holdout_not_a_digit_refused=holdout.not_a_digit_refused,
+        rejection_threshold=rejection_threshold,
         mnist_test_accuracy=test.accuracy,
         mnist_test_correct=test.correct,
         mnist_test_total=test.count,
@@ -385,6 +438,8 @@ def retrain_verdict(
     candidate_temperature: float | None,
     active_temperature: float | None,
     counts: RetrainCounts,
+    candidate_threshold: float | None = None,
+    active_threshold: float | None = None,
 ) -> RetrainVerdict:
     """THE way to build a RetrainVerdict: from both models' evaluations and the gate's answer."""
     return RetrainVerdict(
@@ -395,9 +450,14 @@ def retrain_verdict(
             holdout=candidate_holdout,
             val_accuracy=candidate_val_accuracy,
             temperature=candidate_temperature,
+            rejection_threshold=candidate_threshold,
         ),
         active=model_figures(
-            test=active_test, holdout=active_holdout, val_accuracy=active_val_accuracy, temperature=active_temperature
+            test=active_test,
+            holdout=active_holdout,
+            val_accuracy=active_val_accuracy,
+            temperature=active_temperature,
+            rejection_threshold=active_threshold,
         ),
         per_class=digit_changes(
             active_test=active_test,

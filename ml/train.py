@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ml.augment import AugmentConfig, augment_batch
-from ml.checkpoint import SHIPPED_CHECKPOINT, Checkpoint, checkpoint_from_model, save_checkpoint
+from ml.checkpoint import SHIPPED_CHECKPOINT, Checkpoint, checkpoint_from_model, load_checkpoint, save_checkpoint
+from ml.data import sha256_of
 from ml.evaluate import finalize_checkpoint
 from ml.model import DigitNet, ModelConfig, count_parameters
 from ml.tensors import MNIST_NORMALISATION, as_float_images, normalise, predict_logits
@@ -34,8 +35,9 @@ class TrainConfig:
     label_smoothing: float = 0.05
     # Outlier exposure (Hendrycks et al., 2019): with negatives given, each batch also carries this many
     # not-a-digit inputs whose predicted distribution is pulled towards uniform, at this weight.
+    negatives_per_kind: int = 0  # synthetic training negatives of each ml.negatives kind; 0: none
     negatives_per_batch: int = 64
-    negative_weight: float = 0.5
+    negative_weight: float = 1.0
     seed: int = 0
     threads: int = 2
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -151,10 +153,27 @@ def fit(
     return model.eval(), history
 
 
-def train_from_scratch(
-    splits, cfg: TrainConfig, progress: Progress | None = None, show_bar: bool = True
+def training_negatives_for(splits, per_kind: int) -> np.ndarray:
+    """(M, 28, 28) synthetic not-a-digit inputs from the MNIST training digits only (cached; none for 0)."""
+    if per_kind <= 0:
+        return np.zeros((0, 28, 28), np.float32)
+    from ml.negatives import KINDS, NegativesConfig, cached_training_negatives
+
+    config = NegativesConfig(**dict.fromkeys(KINDS, per_kind))
+    return cached_training_negatives(splits.train_images, splits.train_labels, config).images
+
+
+def train(
+    splits,
+    cfg: TrainConfig,
+    progress: Progress | None = None,
+    show_bar: bool = True,
+    *,
+    init: Checkpoint | None = None,
+    negatives: np.ndarray | None = None,
 ) -> tuple[DigitNet, list[EpochRecord]]:
-    model = DigitNet(cfg.model)
+    """Train on MNIST (and ``negatives``, if any) from scratch, or from ``init``'s weights."""
+    model = DigitNet(cfg.model) if init is None else init.build_model()
     return fit(
         model,
         as_float_images(splits.train_images),
@@ -164,6 +183,8 @@ def train_from_scratch(
         cfg,
         progress,
         show_bar,
+        normalisation=dict(MNIST_NORMALISATION if init is None else init.normalisation),
+        negatives=None if negatives is None or len(negatives) == 0 else as_float_images(negatives),
     )
 
 
@@ -179,19 +200,23 @@ def fine_tune(
     seed: int = 0,
     threads: int = 1,
     progress: Progress | None = None,
+    negatives: np.ndarray | None = None,
 ) -> tuple[DigitNet, list[EpochRecord]]:
     """Fine-tune ``base`` on (N, 28, 28) images (uint8 or [0, 1]), selecting the epoch on ``val_images``.
 
     The caller mixes in whatever replay it wants (ml.retrain does); the base's own normalisation is kept.
+    ``negatives``: (M, 28, 28) not-a-digit inputs, trained towards a uniform answer (outlier exposure).
     """
     train_x = as_float_images(train_images)
+    batch_size = min(128, max(16, len(train_x) // 8))
     cfg = TrainConfig(
         epochs=epochs,
-        batch_size=min(128, max(16, len(train_x) // 8)),
+        batch_size=batch_size,
         lr=lr,
         seed=seed,
         threads=threads,
         model=base.model_config,
+        negatives_per_batch=max(1, batch_size // 2),
     )
     return fit(
         base.build_model(),
@@ -203,6 +228,7 @@ def fine_tune(
         progress,
         show_bar=False,
         normalisation=dict(base.normalisation),
+        negatives=None if negatives is None or len(negatives) == 0 else as_float_images(negatives),
     )
 
 
@@ -214,6 +240,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--threads", type=int, default=TrainConfig.threads)
     parser.add_argument("--limit", type=int, default=0, help="train on the first N training digits only (smoke runs)")
+    parser.add_argument(
+        "--negatives-per-kind",
+        type=int,
+        default=TrainConfig.negatives_per_kind,
+        help="synthetic not-a-digit inputs of each kind (ml.negatives), trained towards a uniform answer",
+    )
+    parser.add_argument("--negative-weight", type=float, default=TrainConfig.negative_weight)
+    parser.add_argument("--init", type=Path, help="start from this checkpoint's weights instead of from scratch")
     parser.add_argument("--out", type=Path, default=SHIPPED_CHECKPOINT)
     parser.add_argument("--no-report", action="store_true", help="skip calibration, test evaluation and plots")
     args = parser.parse_args(argv)
@@ -229,16 +263,27 @@ def main(argv: list[str] | None = None) -> int:
                 "train_labels": splits.train_labels[: args.limit],
             }
         )
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads)
-    print(
-        f"DigitNet {cfg.model.channels}: {count_parameters(DigitNet(cfg.model)):,} parameters; "
-        f"{len(splits.train_images):,} train / {len(splits.val_images):,} validation digits"
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        threads=args.threads,
+        negatives_per_kind=args.negatives_per_kind,
+        negative_weight=args.negative_weight,
     )
     started = time.perf_counter()
-    model, history = train_from_scratch(splits, cfg)
+    negatives = training_negatives_for(splits, cfg.negatives_per_kind)
+    print(
+        f"DigitNet {cfg.model.channels}: {count_parameters(DigitNet(cfg.model)):,} parameters; "
+        f"{len(splits.train_images):,} train / {len(splits.val_images):,} validation digits; "
+        f"{len(negatives):,} training negatives ({time.perf_counter() - started:.0f} s)"
+    )
+    init = load_checkpoint(args.init) if args.init else None
+    model, history = train(splits, cfg, init=init, negatives=negatives)
     ckpt = checkpoint_from_model(
         model,
-        normalisation=dict(MNIST_NORMALISATION),
+        normalisation=dict(MNIST_NORMALISATION if init is None else init.normalisation),
         data_checksums=splits.checksums,
         info={
             "command": "python -m ml.train " + shlex.join(sys.argv[1:] if argv is None else argv),
@@ -246,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             "history": [asdict(h) for h in history],
             "train_seconds": round(time.perf_counter() - started, 1),
             "parameters": count_parameters(model),
+            **({"init_sha256": sha256_of(args.init), "init_checkpoint": args.init.name} if args.init else {}),
         },
     )
     save_checkpoint(ckpt, args.out)

@@ -10,6 +10,7 @@ import numpy as np
 from ml.calibrate import calibrated_probabilities
 from ml.data import MnistSplits
 from ml.predictor import Predictor
+from ml.refusal import choose_threshold
 from ml.report import CalibratedEvaluation, Evaluation, calibrated_evaluation, evaluation
 from ml.retrain.split import CorrectionSet
 from ml.tensors import batched_logits
@@ -21,8 +22,10 @@ Report = Callable[[float, str], None]  # (percent, step); may raise to stop the 
 class Comparison:
     candidate: CalibratedEvaluation  # the candidate on MNIST test, temperature fitted on validation
     candidate_val_accuracy: float
+    candidate_threshold: float | None  # chosen on MNIST validation; None when the candidate never refuses
+    candidate_test: Evaluation  # MNIST test with the candidate's refusals counted as errors
     candidate_holdout: Evaluation
-    active_test: Evaluation
+    active_test: Evaluation  # with the active model's own refusals
     active_holdout: Evaluation
 
 
@@ -45,11 +48,13 @@ def compare(
     holdout: CorrectionSet,
     report: Report,
     span: tuple[float, float],
+    refuses: bool,
 ) -> Comparison:
     """Both models through their serving backends; ``candidate`` must be the draft with temperature 1.
 
     The candidate's temperature is fitted on MNIST validation (never the test set); the active model's graph
-    already divides by its own. Progress spans ``span`` (percent), one report per batch.
+    already divides by its own. With ``refuses``, the candidate's rejection threshold is chosen on MNIST
+    validation too; each model is judged with its own refusals. Progress spans ``span`` (percent).
     """
     lo, hi = span
     step = (hi - lo) / 5
@@ -57,13 +62,18 @@ def compare(
     cand_test = _logits(candidate, data.test_images, report, (lo + step, lo + 3 * step), "candidate on MNIST test")
     act_test = _logits(active, data.test_images, report, (lo + 3 * step, hi), "active model on MNIST test")
     calibrated = calibrated_evaluation(val_logits, data.val_labels, cand_test, data.test_labels)
+    t = calibrated.temperature
+    threshold = choose_threshold(calibrated_probabilities(val_logits, t)) if refuses else None
+    active_threshold = active.backend.rejection_threshold
     hold_logits = batched_logits(candidate.backend.calibrated_logits, holdout.images)
-    cand_hold = calibrated_probabilities(hold_logits, calibrated.temperature)
+    cand_hold = calibrated_probabilities(hold_logits, t)
     act_hold = calibrated_probabilities(batched_logits(active.backend.calibrated_logits, holdout.images), 1.0)
     return Comparison(
         candidate=calibrated,
         candidate_val_accuracy=float((val_logits.argmax(1) == data.val_labels).mean()),
-        candidate_holdout=evaluation(cand_hold, holdout.labels, holdout.keys),
-        active_test=evaluation(calibrated_probabilities(act_test, 1.0), data.test_labels),
-        active_holdout=evaluation(act_hold, holdout.labels, holdout.keys),
+        candidate_threshold=threshold,
+        candidate_test=evaluation(calibrated_probabilities(cand_test, t), data.test_labels, None, threshold),
+        candidate_holdout=evaluation(cand_hold, holdout.labels, holdout.keys, threshold),
+        active_test=evaluation(calibrated_probabilities(act_test, 1.0), data.test_labels, None, active_threshold),
+        active_holdout=evaluation(act_hold, holdout.labels, holdout.keys, active_threshold),
     )

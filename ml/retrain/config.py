@@ -11,6 +11,10 @@ class GateConfig:
 
     # The candidate may lose at most this many percentage points of MNIST test accuracy (0.10 pts = 10 of 10,000).
     max_test_drop_pts: float = 0.10
+    # Real digits refused as "not a digit" may rise by at most this many points of MNIST test (0.05 pts = 5 of
+    # 10,000): both models' thresholds refuse the same share of validation digits, so a few test digits either
+    # way are the noise of two thresholds, not a worse model. On the held-out corrections they may not rise.
+    max_test_refusal_rise_pts: float = 0.05
     # With no held-out correction there is nothing showing the candidate learnt anything: always reject.
     min_holdout_samples: int = 1
     # Below this many held-out corrections one sample is 5+ points, so the accuracy comparison is noise: the
@@ -28,6 +32,9 @@ class RetrainConfig:
     # epochs suffice and keep a run near 30 s.
     replay_factor: int = 10
     min_replay: int = 256  # a handful of corrections still get enough replay to keep BatchNorm's statistics sane
+    # Synthetic training negatives (ml.negatives, per kind) replayed beside the not-a-digit corrections when the
+    # model refuses, so fine-tuning on digits does not unlearn "not a digit". Made once, then cached.
+    negative_replay_per_kind: int = 200
     epochs: int = 2
     lr: float = 1.5e-3
     seed: int = 0

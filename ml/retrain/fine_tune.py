@@ -10,6 +10,8 @@ import torch
 from ml.checkpoint import Checkpoint
 from ml.data import MnistSplits
 from ml.model import DigitNet
+from ml.negatives import KINDS, NegativesConfig, cached_training_negatives
+from ml.refusal import NOT_A_DIGIT_LABEL
 from ml.retrain.config import RetrainConfig
 from ml.retrain.split import CorrectionSet
 from ml.train import EpochRecord, fine_tune
@@ -23,6 +25,15 @@ def replay_sample(data: MnistSplits, *, count: int, seed: int) -> tuple[np.ndarr
     return data.train_images[pick], data.train_labels[pick]
 
 
+def negative_replay(data: MnistSplits, config: RetrainConfig) -> np.ndarray:
+    """The synthetic training negatives replayed in a retraining: float32 (M, 28, 28), cached on disk."""
+    per_kind = config.negative_replay_per_kind
+    if per_kind <= 0:
+        return np.zeros((0, 28, 28), np.float32)
+    negatives = NegativesConfig(**dict.fromkeys(KINDS, per_kind))
+    return cached_training_negatives(data.train_images, data.train_labels, negatives).images
+
+
 def fine_tune_on_corrections(
     base: Checkpoint,
     train: CorrectionSet,
@@ -30,12 +41,19 @@ def fine_tune_on_corrections(
     config: RetrainConfig,
     *,
     replay: int,
+    refuses: bool,
     progress: Progress | None = None,
 ) -> tuple[DigitNet, list[EpochRecord]]:
-    """Fine-tune on ``train`` plus ``replay`` MNIST digits; the epoch is selected on MNIST validation."""
+    """Fine-tune on ``train`` plus ``replay`` MNIST digits; the epoch is selected on MNIST validation.
+
+    Corrections labelled not a digit, and, when the model ``refuses``, replayed synthetic negatives, are
+    trained towards a uniform answer (outlier exposure), as the model was first trained.
+    """
+    is_negative = train.labels == NOT_A_DIGIT_LABEL
     replay_images, replay_labels = replay_sample(data, count=replay, seed=config.seed)
-    images = np.concatenate([train.images, replay_images.astype(np.float32) / 255.0])  # (N, 28, 28) in [0, 1]
-    labels = np.concatenate([train.labels, replay_labels.astype(np.int64)])
+    images = np.concatenate([train.images[~is_negative], replay_images.astype(np.float32) / 255.0])  # (N, 28, 28)
+    labels = np.concatenate([train.labels[~is_negative], replay_labels.astype(np.int64)])
+    negatives = [train.images[is_negative]] + ([negative_replay(data, config)] if refuses else [])
     torch.manual_seed(config.seed)
     return fine_tune(
         base,
@@ -48,4 +66,5 @@ def fine_tune_on_corrections(
         seed=config.seed,
         threads=config.threads,
         progress=progress,
+        negatives=np.concatenate(negatives),
     )

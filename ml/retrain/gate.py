@@ -22,6 +22,10 @@ def gate(
     candidate_holdout_correct: np.ndarray | list[bool],
     active_holdout_correct: np.ndarray | list[bool],
     total_corrections: int | None = None,
+    candidate_test_refused: int = 0,
+    active_test_refused: int = 0,
+    candidate_holdout_refused: int = 0,
+    active_holdout_refused: int = 0,
     rules: GateConfig | None = None,
 ) -> tuple[Verdict, str]:
     """Promote only if the candidate is no worse on MNIST and no worse on people's held-out corrections.
@@ -31,7 +35,10 @@ def gate(
        min_holdout_samples held-out correction is needed; about 1 in 5 corrections is held out).
     2. MNIST test accuracy may drop by at most max_test_drop_pts percentage points.
     3. Holdout accuracy (per-sample masks, candidate vs active) must not fall.
-    4. With fewer than tiny_holdout_samples held-out corrections, one sample swings the accuracy by 5+ points
+    4. Real digits refused as "not a digit" may rise by at most max_test_refusal_rise_pts on MNIST test, and
+       not at all among the held-out corrections (refusing more real digits is a worse model, even where
+       accuracy holds).
+    5. With fewer than tiny_holdout_samples held-out corrections, one sample swings the accuracy by 5+ points
        (noise), so the candidate must also keep every held-out sample the active model got right.
     Returns (verdict, reason): verdict is "promote" or "reject"; reason quotes the figures that decided it.
     """
@@ -62,6 +69,19 @@ def gate(
         return REJECT, f"MNIST test accuracy fell by more than {limit:.2f} pts: {summary}"
     if int(cand.sum()) < int(act.sum()):
         return REJECT, f"holdout accuracy fell: {summary}"
+    refusals = (
+        f"digits refused: MNIST test {active_test_refused} -> {candidate_test_refused}, "
+        f"holdout {active_holdout_refused} -> {candidate_holdout_refused}"
+    )
+    allowed_rise = rules.max_test_refusal_rise_pts / 100.0 * test_total
+    if candidate_test_refused - active_test_refused > allowed_rise + 1e-9:
+        return REJECT, (
+            f"more MNIST test digits refused (limit +{rules.max_test_refusal_rise_pts:.2f} pts): {refusals}; {summary}"
+        )
+    if candidate_holdout_refused > active_holdout_refused:
+        return REJECT, f"more held-out digits refused: {refusals}; {summary}"
+    if candidate_test_refused or active_test_refused or candidate_holdout_refused or active_holdout_refused:
+        summary += f"; {refusals}"
     tiny = rules.tiny_holdout_samples
     if n < tiny:
         lost = int((act & ~cand).sum())
@@ -79,6 +99,7 @@ def gate_rules(rules: GateConfig | None = None) -> dict:
     rules = rules or GateConfig()
     return {
         "max_test_drop_pts": rules.max_test_drop_pts,
+        "max_test_refusal_rise_pts": rules.max_test_refusal_rise_pts,
         "min_holdout_samples": rules.min_holdout_samples,
         "tiny_holdout_samples": rules.tiny_holdout_samples,
         "holdout_fraction": HOLDOUT_FRACTION,

@@ -13,6 +13,7 @@ from ml.data import MnistSplits, MnistUnavailable, load_mnist, sha256_of
 from ml.evaluate import save_plots
 from ml.export import export_onnx
 from ml.predictor import Predictor
+from ml.refusal import NOT_A_DIGIT_LABEL
 from ml.report import ModelMetrics, RetrainCounts, RetrainVerdict, retrain_verdict
 from ml.retrain.compare import compare
 from ml.retrain.config import RetrainConfig
@@ -187,12 +188,15 @@ def _retrain(
     # limit is checked there too, so an overlong run stops between batches.
     lo, hi = _FINE_TUNE_SPAN
     fine_started = time.perf_counter()
+    # A model that refuses keeps refusing; one that never did learns to from "not a digit" corrections.
+    refuses = base.rejection_threshold is not None or bool((train.labels == NOT_A_DIGIT_LABEL).any())
     model, history = fine_tune_on_corrections(
         base,
         train,
         data,
         config,
         replay=counts.replay,
+        refuses=refuses,
         progress=lambda fraction, step: clock.report(lo + (hi - lo) * fraction, f"fine-tuning: {step}"),
     )
     fine_tune_s = time.perf_counter() - fine_started
@@ -228,22 +232,30 @@ def _retrain(
         holdout=holdout,
         report=clock.report,
         span=(e_lo, e_hi),
+        refuses=refuses,
     )
-    temperature = cmp.candidate.temperature
-    clock.note(f"evaluating: candidate temperature {temperature:.3f} fitted on MNIST validation")
+    temperature, threshold = cmp.candidate.temperature, cmp.candidate_threshold
+    chosen = "none" if threshold is None else f"{threshold:.4f}"
+    clock.note(
+        f"evaluating: candidate temperature {temperature:.3f}, rejection threshold {chosen}, on MNIST validation"
+    )
     decision, reason = gate(
-        candidate_test_correct=cmp.candidate.test.correct,
+        candidate_test_correct=cmp.candidate_test.correct,
         active_test_correct=cmp.active_test.correct,
         test_total=counts.test,
         candidate_holdout_correct=[k not in set(cmp.candidate_holdout.wrong_keys) for k in holdout.keys],
         active_holdout_correct=[k not in set(cmp.active_holdout.wrong_keys) for k in holdout.keys],
         total_corrections=counts.corrections,
+        candidate_test_refused=cmp.candidate_test.refused,
+        active_test_refused=cmp.active_test.refused,
+        candidate_holdout_refused=cmp.candidate_holdout.refused,
+        active_holdout_refused=cmp.active_holdout.refused,
         rules=config.gate,
     )
     verdict = retrain_verdict(
         verdict=decision,
         reason=reason,
-        candidate_test=cmp.candidate.test,
+        candidate_test=cmp.candidate_test,
         candidate_holdout=cmp.candidate_holdout,
         active_test=cmp.active_test,
         active_holdout=cmp.active_holdout,
@@ -251,13 +263,17 @@ def _retrain(
         active_val_accuracy=ModelMetrics.from_dict(base.metrics).val_accuracy,
         candidate_temperature=temperature,
         active_temperature=float(base.temperature),
+        candidate_threshold=threshold,
+        active_threshold=base.rejection_threshold,
         counts=counts,
     )
     clock.note(f"evaluating: verdict {decision}: {reason}", e_hi)
 
     # The candidate, written whatever the verdict: the caller promotes it or deletes it.
     metrics = ModelMetrics(
-        test_accuracy=cmp.candidate.test.accuracy,
+        test_accuracy=cmp.candidate_test.accuracy,
+        test_refusal_rate=cmp.candidate_test.refusal_rate,
+        rejection_threshold=threshold,
         test_ece_before_scaling=cmp.candidate.ece_before_scaling,
         test_ece_after_scaling=cmp.candidate.ece_after_scaling,
         val_accuracy=cmp.candidate_val_accuracy,
@@ -274,6 +290,7 @@ def _retrain(
         model,
         normalisation=dict(base.normalisation),
         temperature=temperature,
+        rejection_threshold=threshold,
         metrics=metrics.to_dict(),
         data_checksums=dict(data.checksums),
         info={
@@ -284,7 +301,7 @@ def _retrain(
             "counts": counts.to_dict(),
             "history": [asdict(h) for h in history],
             "train_seconds": round(fine_tune_s, 1),
-            "selection": "epoch with the best MNIST validation accuracy",
+            "selection": "epoch with the best MNIST validation accuracy; threshold: ml.refusal.choose_threshold",
             "corrections_keys_sha256": hashlib.sha256("\n".join(sorted(train.keys)).encode()).hexdigest(),
         },
     )

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ml.refusal import NOT_A_DIGIT_LABEL
 from ml.retrain.errors import EmptyHoldoutError, InvalidCorrectionsError, NoCorrectionsError
 
 HOLDOUT_FRACTION = 0.20
 # Part of every hashed key: changing it would move corrections between train and holdout, so it is fixed.
 SPLIT_SALT = "digitvision-retrain-holdout-v1"
+ALLOWED_LABELS = (NOT_A_DIGIT_LABEL, *range(10))
 
 
 def split_key_is_holdout(key: str) -> bool:
@@ -55,7 +57,8 @@ def check_split(keys: Iterable[str]) -> None:
 
 @dataclass(frozen=True)
 class CorrectionSet:
-    """Corrected samples as the model saw them: float32 (N, 28, 28) in [0, 1], labels (N,), stable keys (N)."""
+    """Corrected samples as the model saw them: float32 (N, 28, 28) in [0, 1], labels (N,): a digit or
+    NOT_A_DIGIT_LABEL, and stable keys (N)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -80,8 +83,8 @@ class CorrectionSet:
             )
         if len(images) and (not np.isfinite(images).all() or images.min() < 0.0 or images.max() > 1.0):
             raise InvalidCorrectionsError("correction images must be finite values in [0, 1]")
-        if len(labels) and (labels.min() < 0 or labels.max() > 9):
-            raise InvalidCorrectionsError("correction labels must be digits 0-9")
+        if len(labels) and not np.isin(labels, ALLOWED_LABELS).all():
+            raise InvalidCorrectionsError(f"correction labels must be digits 0-9 or {NOT_A_DIGIT_LABEL} (not a digit)")
         object.__setattr__(self, "images", images)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "keys", keys)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 from ml.negatives import (
     DIGIT_LIKE_LETTERS,
     KINDS,
     LETTERS,
-    MIN_ELONGATION,
     NegativesConfig,
-    elongation,
+    OneLikeness,
+    cached_training_negatives,
     is_training_font,
     training_font_paths,
     training_negatives,
@@ -127,8 +128,51 @@ def test_several_digits_hold_the_ink_of_two_or_three_digits(mnist_root):
         assert width >= 19
 
 
-def test_nothing_kept_reads_as_a_straight_stroke(negatives):
-    bar = np.zeros((28, 28), np.float32)
-    np.fill_diagonal(bar[4:24, 4:24], 1.0)  # a slanted 1
-    assert elongation(bar) < MIN_ELONGATION
-    assert all(elongation(image) >= MIN_ELONGATION for image in negatives.images)
+def _stroke(points: list[tuple[float, float]], width: float) -> np.ndarray:
+    """A pen line through ``points`` on a 28x28 float image (ink high), drawn at 4x and averaged down."""
+    canvas = Image.new("L", (112, 112), 0)
+    ImageDraw.Draw(canvas).line([(4 * x, 4 * y) for x, y in points], fill=255, width=round(4 * width), joint="curve")
+    return np.asarray(canvas.resize((28, 28), Image.BOX), dtype=np.float32) / 255.0
+
+
+def _ones(n: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    """Straight strokes, upright or slightly slanted, labelled 1, as uint8 28x28 (ink high)."""
+    rng = np.random.default_rng(5)
+    images = []
+    for _ in range(n):
+        top, bottom = 14 + rng.uniform(-3, 3), 14 + rng.uniform(-3, 3)
+        images.append(np.rint(255 * _stroke([(top, 4), (bottom, 24)], rng.uniform(1.8, 3.0))).astype(np.uint8))
+    return np.stack(images), np.ones(n, dtype=np.int64)
+
+
+def test_one_likeness_tells_a_straight_stroke_from_a_bent_one():
+    ones = OneLikeness(*_ones(), seed=0)
+    bar = _stroke([(15, 4), (13, 24)], 2.4)
+    check_mark = _stroke([(5, 16), (10, 23), (23, 5)], 2.4)
+    bracket = _stroke([(17, 4), (12, 9), (11, 14), (12, 19), (17, 24)], 2.4)
+    assert ones.reads_as_a_one(bar)
+    assert not ones.reads_as_a_one(check_mark)
+    assert not ones.reads_as_a_one(bracket)
+
+
+def test_without_any_1s_nothing_reads_as_a_one(drawn_digits):
+    ones = OneLikeness(*drawn_digits, seed=0)
+    assert not ones.reads_as_a_one(drawn_digits[0][0].astype(np.float32) / 255)
+
+
+def test_cached_negatives_are_made_once_and_read_back(drawn_digits, tmp_path):
+    first = cached_training_negatives(*drawn_digits, small(2, seed=9), cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("negatives-*.npz"))) == 1
+    second = cached_training_negatives(*drawn_digits, small(2, seed=9), cache_dir=tmp_path)
+    np.testing.assert_array_equal(first.images, second.images)
+    assert list(first.kinds) == list(second.kinds)
+    other = cached_training_negatives(*drawn_digits, small(2, seed=10), cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("negatives-*.npz"))) == 2 and not np.array_equal(other.images, first.images)
+
+
+def test_a_damaged_cache_file_is_made_again(drawn_digits, tmp_path):
+    made = cached_training_negatives(*drawn_digits, small(2, seed=9), cache_dir=tmp_path)
+    (path,) = tmp_path.glob("negatives-*.npz")
+    path.write_bytes(b"not a numpy file")
+    again = cached_training_negatives(*drawn_digits, small(2, seed=9), cache_dir=tmp_path)
+    np.testing.assert_array_equal(made.images, again.images)
