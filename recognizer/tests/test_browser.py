@@ -148,6 +148,54 @@ def mnist_png(tmp_path: Path, index: int) -> Path:
     return path
 
 
+def wait_for_answer(page, timeout: float = 20_000) -> str:
+    """Wait for the prediction after the last stroke, as bs.wait_for_prediction does; returns the answer shown,
+    "digit" or "not-a-digit" (a refusal shows no digit to read)."""
+    page.wait_for_function(
+        """() => { const p = document.querySelector('[data-result-panel]');
+                   return p.dataset.lastLatencyMs !== '' && p.dataset.state === 'ready'; }""",
+        timeout=timeout,
+    )
+    return page.eval_on_selector(bs.PANEL, "p => p.dataset.answer")
+
+
+def _shipped_model_refuses() -> bool:
+    from ml.checkpoint import load_checkpoint
+
+    return load_checkpoint(settings.DIGITVISION_CHECKPOINT).rejection_threshold is not None
+
+
+@pytest.fixture
+def refusals(request, shipped_version) -> str:
+    """How the refusal tests get a "not a digit": "real", from the shipped model as it is, or "forced", the
+    shipped model made to refuse every drawing (conftest's refusing_model; the reason is still the drawing's).
+    Real once the shipped model has a rejection threshold, else forced; DIGITVISION_BROWSER_REFUSALS=real or
+    =forced says which."""
+    mode = os.environ.get("DIGITVISION_BROWSER_REFUSALS") or ("real" if _shipped_model_refuses() else "forced")
+    assert mode in ("real", "forced"), mode
+    if mode == "forced":
+        request.getfixturevalue("refusing_model")
+    return mode
+
+
+# Ink that is not one digit, in a 28x28 grid like MNIST's, drawn with the mouse by bs.fit_to_box.
+LETTER_A = [[(4.0, 26.0), (14.0, 2.0), (24.0, 26.0)], [(8.0, 17.0), (20.0, 17.0)]]
+SCRIBBLE = [[(2.0, 14.0), (6.0, 4.0), (10.0, 24.0), (14.0, 3.0), (18.0, 25.0), (22.0, 5.0), (26.0, 22.0), (3.0, 20.0)]]
+SEVENTEEN = [[(7.0, 2.0), (7.0, 26.0)], [(12.0, 3.0), (22.0, 3.0), (15.0, 26.0)]]  # "17": two digits side by side
+CLOSEST = re.compile(r"^closest digit: \d, [<>]?\d{1,3}\.\d%$")
+
+
+def assert_refusal_shown(page) -> None:
+    """The panel says "not a digit": no digit and no confidence to read, but why and the closest digit."""
+    expect(page.get_by_test_id("prediction-refusal")).to_have_text("This doesn't look like a single digit")
+    assert page.get_by_test_id("prediction-refusal").is_visible()
+    for testid in ("prediction-digit", "prediction-confidence"):
+        assert not page.get_by_test_id(testid).is_visible(), testid
+        assert page.get_by_test_id(testid).inner_text() == "", testid
+    assert CLOSEST.match(page.get_by_test_id("prediction-closest").inner_text())
+    assert page.locator("[data-result-refusal] [data-reason]:visible").count() == 1
+
+
 # --------------------------------------------------------------------------- tests
 
 
@@ -416,3 +464,105 @@ def test_api_docs_render_without_a_cdn(page, live_server):
     page.wait_for_selector(".opblock-summary-path", timeout=15_000)
     paths = {text.strip().replace("\u200b", "") for text in page.locator(".opblock-summary-path").all_inner_texts()}
     assert {"/api/v1/predictions/", "/api/v1/predictions/batch/", "/api/v1/auth/token/"} <= paths
+
+
+def test_a_letter_and_a_scribble_are_not_digits_and_a_refusal_is_corrected(page, live_server, refusals):
+    sign_up(page, live_server)
+    box = bs.canvas_box(page)
+    from recognizer.models import Submission
+
+    bs.mouse_draw(page, bs.fit_to_box(LETTER_A, box))
+    assert wait_for_answer(page) == "not-a-digit", refusals
+    assert_refusal_shown(page)
+    letter = Submission.objects.get()
+    assert letter.not_a_digit and letter.predicted_digit is None
+    reason = page.locator("[data-result-refusal] [data-reason]:visible")
+    assert reason.get_attribute("data-reason") == letter.refusal_reason
+    several = letter.refusal_reason == "looks like several digits"
+    assert page.locator("[data-result-number-hint]").is_visible() == several
+
+    page.get_by_test_id("clear-button").click()
+    bs.mouse_draw(page, bs.fit_to_box(SCRIBBLE, box))
+    assert wait_for_answer(page) == "not-a-digit", refusals
+    assert_refusal_shown(page)
+    scribble = Submission.objects.exclude(pk=letter.pk).get()  # a new drawing, a new submission
+
+    # The scribble is confirmed as "not a digit" (the model's answer: ✓ Correct would say the same).
+    page.locator("[data-result-panel] [data-not-a-digit-button]").click()
+    page.locator("[data-correction-state]").filter(has_text="Confirmed: not a digit").wait_for()
+    assert page.locator("[data-confirm-button]").get_attribute("aria-pressed") == "true"
+    scribble.refresh_from_db()
+    assert scribble.corrected_not_a_digit and scribble.corrected_digit is None
+
+    page.get_by_role("link", name="History").first.click()
+    for submission, badge in ((letter, "unchecked"), (scribble, "confirmed")):
+        item = page.locator(f"[data-submission-id='{submission.pk}']")
+        assert item.locator(".history-digit").inner_text() == "not a digit"
+        assert item.locator(".badge").inner_text() == badge
+    page.get_by_role("combobox", name="True answer").select_option("not_a_digit")
+    page.get_by_role("combobox", name="State").select_option("yes")
+    page.get_by_role("button", name="Apply").click()
+    assert page.locator("[data-submission-id]").count() == 1
+
+    # The letter, on its detail page: corrected to a digit after all, by the page script.
+    page.goto(f"{live_server.url}/submissions/{letter.pk}/")
+    assert_refusal_shown(page)
+    assert "not a digit" in page.locator("dl.facts").inner_text()
+    page.locator("[data-result-panel] [data-digit-button][value='4']").click()
+    page.locator("[data-correction-state]").filter(has_text="Corrected to 4").wait_for()
+    assert page.locator("[data-digit-button][value='4']").get_attribute("aria-pressed") == "true"
+    letter.refresh_from_db()
+    assert letter.corrected_digit == 4
+
+
+def test_several_digits_say_so(page, live_server, refusals):
+    sign_up(page, live_server)
+    bs.mouse_draw(page, bs.fit_to_box(SEVENTEEN, bs.canvas_box(page)))
+
+    assert wait_for_answer(page) == "not-a-digit", refusals
+    assert_refusal_shown(page)
+    expect(page.locator("[data-result-refusal] [data-reason]:visible")).to_have_text("It looks like several digits.")
+    expect(page.locator("[data-result-number-hint]")).to_be_visible()
+    assert page.locator("[data-result-panel] a[href*='number']").count() == 0  # no page to link to yet
+
+
+def test_a_drawn_digit_is_corrected_to_not_a_digit(page, live_server, mnist):
+    sign_up(page, live_server)
+    strokes, _ = bs.digit_strokes(0)
+    bs.mouse_draw(page, bs.fit_to_box(strokes, bs.canvas_box(page)))
+    predicted, _ = bs.wait_for_prediction(page)
+
+    page.locator("[data-result-panel] [data-not-a-digit-button]").click()
+
+    page.locator("[data-correction-state]").filter(has_text="Corrected to not a digit").wait_for()
+    assert page.locator("[data-not-a-digit-button]").get_attribute("aria-pressed") == "true"
+    assert page.locator("[data-confirm-button]").get_attribute("aria-pressed") == "false"
+    from recognizer.models import Submission
+
+    submission = Submission.objects.get()
+    assert (submission.predicted_digit, submission.corrected_not_a_digit) == (predicted, True)
+    # A corrected drawing is never replaced: the next stroke makes a new submission.
+    bs.mouse_draw(page, [bs.fit_to_box(strokes, bs.canvas_box(page))[0]])
+    wait_for_answer(page)
+    assert Submission.objects.count() == 2
+    page.get_by_role("link", name="History").first.click()
+    item = page.locator(f"[data-submission-id='{submission.pk}']")
+    assert item.locator(".history-digit").inner_text() == str(predicted)
+    assert item.locator(".badge").inner_text() == "→ not a digit"
+
+
+def test_on_a_phone_a_refusal_shows_beside_the_canvas(touch_context, live_server, refusals):
+    context, page = touch_context
+    sign_up(page, live_server, username="phone")
+    page.get_by_test_id("draw-canvas").scroll_into_view_if_needed()
+    cdp = context.new_cdp_session(page)
+    bs.arm_result_probe(page)
+
+    bs.touch_draw(cdp, bs.fit_to_box(SCRIBBLE, bs.canvas_box(page), margin=0.12))
+
+    assert wait_for_answer(page) == "not-a-digit", refusals
+    compact = page.locator("[data-result-compact]")
+    assert compact.is_visible()
+    text = compact.inner_text()
+    assert text.startswith("Not a single digit closest digit: "), text
+    assert "Digit" not in text.split("closest")[0]

@@ -128,13 +128,19 @@ def test_peoples_pages_have_no_axe_violations_and_fit_a_phone(audited_context, l
     signed_in(context, live_server, person)
     submission = SubmissionFactory(user=person, confidence=0.9996)
     SubmissionFactory(user=person, source="upload", corrected_digit=3)
+    refused = SubmissionFactory(user=person, refused=True, refusal_reason="looks like several digits")
+    SubmissionFactory(user=person, refused=True, corrected_not_a_digit=True)
+    SubmissionFactory(user=person, corrected_not_a_digit=True)
     other = SubmissionFactory()
     for path in [
         "/",
         "/upload/",
         "/history/",
         "/history/?digit=7&source=upload",
+        "/history/?answer=not_a_digit&true_answer=digit",
         f"/submissions/{submission.pk}/",
+        f"/submissions/{refused.pk}/",
+        f"/submissions/{refused.pk}/delete/",
         f"/submissions/{submission.pk}/delete/",
         "/accounts/password_change/",
         "/accounts/delete/",
@@ -169,6 +175,35 @@ def test_peoples_pages_have_no_axe_violations_and_fit_a_phone(audited_context, l
     assert answer.value.status == 429
     problems += audit(page, axe_source, phone=phone)
 
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("audited_context", ["desktop", "phone"], indirect=True)
+def test_a_refusal_in_the_result_panel_has_no_axe_violations_and_fits_a_phone(
+    audited_context, live_server, axe_source, refusing_model, user
+):
+    """ "Not a digit" on the Upload page and on the Draw page (and its compact answer above the canvas on a
+    phone), after a correction too."""
+    context, page, phone = audited_context
+    signed_in(context, live_server, user)
+    page.goto(live_server.url + "/upload/")
+    page.get_by_test_id("upload-input").set_input_files(_digit_file())
+    page.locator("[data-result-panel][data-state=ready][data-answer=not-a-digit]").wait_for()
+    problems = audit(page, axe_source, phone=phone)
+    page.locator("[data-result-panel] [data-digit-button][value='1']").click()
+    page.locator("[data-correction-state]").filter(has_text="Corrected to 1").wait_for()
+    problems += audit(page, axe_source, phone=phone)
+
+    page.goto(live_server.url + "/")
+    box = page.get_by_test_id("draw-canvas").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.7, steps=12)
+    page.mouse.up()
+    page.locator("[data-result-panel][data-state=ready][data-answer=not-a-digit]").wait_for()
+    if phone:
+        assert page.locator("[data-result-compact] .pad-result-refusal").is_visible()
+    problems += audit(page, axe_source, phone=phone)
     assert not problems, "\n".join(problems)
 
 
