@@ -150,8 +150,9 @@ def arm_result_probe(page) -> None:
     page.eval_on_selector(PANEL, "p => { p.dataset.lastLatencyMs = ''; }")
 
 
-def wait_for_prediction(page, timeout: float = 20_000) -> tuple[int, float]:
-    """Wait for the prediction the page makes after the last stroke; returns (digit, latency ms the page measured)."""
+def wait_for_prediction(page, timeout: float = 20_000) -> tuple[int | None, float]:
+    """Wait for the prediction the page makes after the last stroke; returns (digit, latency ms the page measured).
+    The digit is None when the page says "not a digit" (it shows no digit then), so a refused digit counts wrong."""
     page.wait_for_function(
         """() => { const p = document.querySelector('[data-result-panel]');
                    return p.dataset.lastLatencyMs !== '' && p.dataset.state === 'ready'; }""",
@@ -159,7 +160,7 @@ def wait_for_prediction(page, timeout: float = 20_000) -> tuple[int, float]:
     )
     digit = page.get_by_test_id("prediction-digit").inner_text().strip()
     latency = float(page.eval_on_selector(PANEL, "p => p.dataset.lastLatencyMs"))
-    return int(digit), latency
+    return (int(digit) if digit else None), latency
 
 
 def mouse_draw(page, strokes: list[Polyline]) -> None:
