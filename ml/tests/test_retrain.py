@@ -368,3 +368,45 @@ def test_gate_uses_its_config():
     assert gate(candidate_test_correct=9900, active_holdout_correct=[True] * 30, **common)[0] == REJECT
     verdict = gate(candidate_test_correct=9900, active_holdout_correct=[True] * 30, rules=loose, **common)[0]
     assert verdict == PROMOTE
+
+
+# --------------------------------------------------------------------------- refusals in a retraining
+
+
+def test_a_refusing_model_retrains_on_not_a_digit_corrections(toy_splits, corrections, tmp_path, monkeypatch):
+    import ml.negatives
+    from ml.predictor import Predictor
+    from ml.refusal import NOT_A_DIGIT_LABEL
+
+    monkeypatch.setattr(ml.negatives, "DEFAULT_CACHE_DIR", tmp_path / "negatives")
+    base = tmp_path / "refusing.pt"
+    save_checkpoint(make_checkpoint(temperature=1.3, rejection_threshold=0.5, metrics={"val_accuracy": 0.5}), base)
+    rng = np.random.default_rng(4)
+    scribbles = rng.uniform(0, 1, (24, 28, 28)).astype(np.float32) ** 4  # speckle: not a digit
+    mixed = CorrectionSet(
+        images=np.concatenate([corrections.images, scribbles]),
+        labels=np.concatenate([corrections.labels, np.full(24, NOT_A_DIGIT_LABEL)]),
+        keys=[*corrections.keys, *(f"refusal-{i}" for i in range(24))],
+    )
+    result = retrain(
+        base_checkpoint_path=base,
+        corrections=mixed,
+        out_dir=tmp_path / "run",
+        splits=toy_splits,
+        config=RetrainConfig(epochs=1, negative_replay_per_kind=3),
+    )
+    assert list((tmp_path / "negatives").glob("negatives-*.npz"))  # the synthetic replay was made and cached
+    threshold = result.metrics.rejection_threshold
+    assert threshold is not None and result.verdict.candidate.rejection_threshold == threshold
+    assert result.verdict.active.rejection_threshold == 0.5
+    assert load_checkpoint(result.candidate_path).rejection_threshold == pytest.approx(threshold)
+    assert Predictor.from_checkpoint(result.candidate_path).backend.rejection_threshold == pytest.approx(threshold)
+    held_negatives = sum(key.startswith("refusal-") and split_key_is_holdout(key) for key in mixed.keys)
+    assert result.verdict.candidate.holdout_total == int(mixed.holdout_mask().sum())
+    assert result.verdict.candidate.holdout_not_a_digit_refused <= held_negatives
+    assert result.verdict.candidate.mnist_test_refused is not None
+
+
+def test_a_model_that_never_refused_gets_no_threshold(run):
+    result, _, _ = run
+    assert result.metrics.rejection_threshold is None and result.verdict.candidate.mnist_test_refused == 0
