@@ -41,11 +41,12 @@ def naive_input(data: bytes) -> np.ndarray:
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
-def pipeline_accuracy(predictor: Predictor, files: list[bytes], labels: np.ndarray) -> tuple[float, int]:
-    """Accuracy of the full path (decode, preprocess, model) over encoded files; "no digit" counts as wrong."""
+def pipeline_accuracy(predictor: Predictor, files: list[bytes], labels: np.ndarray) -> tuple[float, int, int]:
+    """Accuracy of the full path (decode, preprocess, model) over encoded files, and how many answers were
+    "no digit" and "not a digit": both count as wrong."""
     predictions = [predictor.predict(data) for data in files]
     correct = sum(p.digit == int(y) for p, y in zip(predictions, labels, strict=True))
-    return correct / len(labels), sum(p.no_digit for p in predictions)
+    return correct / len(labels), sum(p.no_digit for p in predictions), sum(p.not_a_digit for p in predictions)
 
 
 def robustness(
@@ -59,12 +60,13 @@ def robustness(
     rows = {}
     for condition, samples in by_condition.items():
         labels = np.array([s.label for s in samples])
-        accuracy, no_digit = pipeline_accuracy(predictor, [s.data for s in samples], labels)
+        accuracy, no_digit, refused = pipeline_accuracy(predictor, [s.data for s in samples], labels)
         naive = predictor.probabilities(np.stack([naive_input(s.data) for s in samples])).argmax(axis=1)
         rows[condition] = {
             "count": len(samples),
             "accuracy": accuracy,
             "no_digit": no_digit,
+            "not_a_digit": refused,
             "naive_accuracy": float((naive == labels).mean()),
         }
     total = sum(r["count"] for r in rows.values())
@@ -138,10 +140,11 @@ def run(args: argparse.Namespace) -> dict:
 
     count = args.pipeline_count or len(splits.test_images)
     files = [png_bytes(d) for d in splits.test_images[:count]]
-    accuracy, no_digit = pipeline_accuracy(predictor, files, splits.test_labels[:count])
+    accuracy, no_digit, refused = pipeline_accuracy(predictor, files, splits.test_labels[:count])
     report["mnist_test_accuracy_pipeline"] = accuracy
     report["mnist_test_pipeline_count"] = count
     report["mnist_test_pipeline_no_digit"] = no_digit
+    report["mnist_test_pipeline_not_a_digit"] = refused
     _print_so_far(report)
 
     if not args.skip_robustness:
@@ -174,9 +177,12 @@ def _print_so_far(report: dict, _printed: set = set()) -> None:  # noqa: B006 - 
 
 
 def _print_robustness(rob: dict) -> None:
-    print(f"{'robustness condition':28s} {'n':>5s} {'accuracy':>9s} {'no digit':>9s} {'naive':>7s}")
+    print(f"{'robustness condition':28s} {'n':>5s} {'accuracy':>9s} {'no digit':>9s} {'refused':>8s} {'naive':>7s}")
     for name, row in rob["conditions"].items():
-        print(f"{name:28s} {row['count']:5d} {row['accuracy']:9.4f} {row['no_digit']:9d} {row['naive_accuracy']:7.4f}")
+        print(
+            f"{name:28s} {row['count']:5d} {row['accuracy']:9.4f} {row['no_digit']:9d} "
+            f"{row.get('not_a_digit', 0):8d} {row['naive_accuracy']:7.4f}"
+        )
     print(f"{'overall':28s} {rob['count']:5d} {rob['overall']:9.4f} {'':9s} {rob['naive_overall']:7.4f}\n")
 
 

@@ -477,6 +477,24 @@ def evaluate(
     }
 
 
+def latency_ratio(predictor: Any, baseline: Any, files: list[bytes], rounds: int = 5, repeats: int = 200) -> dict:
+    """p50 latency (preprocess + model, one thread) of ``predictor`` over ``baseline``'s on the same files,
+    measured in alternating rounds in one process, so the machine's hour-to-hour speed cancels out."""
+    from bench.accuracy import latency
+
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(latency(predictor, {"files": files}, repeats)["files"]["total"]["p50_ms"])
+        theirs.append(latency(baseline, {"files": files}, repeats)["files"]["total"]["p50_ms"])
+    return {
+        "p50_ms": float(np.median(ours)),
+        "baseline_p50_ms": float(np.median(theirs)),
+        "ratio": float(np.median(ours) / np.median(theirs)),
+        "rounds": rounds,
+        "repeats_per_round": repeats,
+    }
+
+
 def run(args: argparse.Namespace) -> dict:
     from bench.accuracy import png_bytes
     from ml.checkpoint import SHIPPED_CHECKPOINT
@@ -503,6 +521,11 @@ def run(args: argparse.Namespace) -> dict:
         "targets": TARGETS,
     }
     report.update(evaluate(predictor, negatives, digit_files, robustness_files))
+    if args.latency_baseline:
+        canvases = robustness_files.get("canvas_alpha") or digit_files
+        baseline = Predictor.from_checkpoint(args.latency_baseline, threads=1)
+        report["latency"] = {"baseline": str(args.latency_baseline), "files": "canvas_alpha robustness PNGs"}
+        report["latency"].update(latency_ratio(predictor, baseline, canvases))
     return report
 
 
@@ -519,6 +542,12 @@ def print_report(report: dict) -> None:
         print(f"{name:28s} {row['count']:5d} {row['share']:8.2%} {row['no_digit']:9d}")
     auroc = report["auroc"]
     print(f"\nAUROC of the rejection score, suite vs MNIST test digits: {'-' if auroc is None else f'{auroc:.4f}'}")
+    if "latency" in report:
+        lat = report["latency"]
+        print(
+            f"latency p50 (preprocess + model, one thread): {lat['p50_ms']:.2f} ms vs {lat['baseline_p50_ms']:.2f} ms "
+            f"for {lat['baseline']}: ratio {lat['ratio']:.3f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -529,6 +558,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped model")
     parser.add_argument("--json", type=Path, help="also write the report here (bench/results/not_a_digit.json)")
+    parser.add_argument(
+        "--latency-baseline",
+        type=Path,
+        help="another checkpoint (e.g. the model before refusals): p50 latency ratio, measured side by side",
+    )
     args = parser.parse_args(argv)
     report = run(args)
     print_report(report)

@@ -122,3 +122,25 @@ def test_a_predictor_that_refuses_nothing(negatives):
     assert report["false_refusals"]["mnist_test"]["share"] == 0.0
     assert report["false_refusals"]["robustness_worst"] == "thin_pen"
     assert report["auroc"] == 1.0
+
+
+class Timed:
+    """A predictor whose model step takes a fixed extra time, to check the ratio's direction."""
+
+    def __init__(self, extra_s: float):
+        self.extra_s = extra_s
+
+    def predict_preprocessed(self, prepared):
+        import time
+
+        deadline = time.perf_counter() + self.extra_s
+        while time.perf_counter() < deadline:
+            pass
+        return [None for _ in prepared]
+
+
+def test_the_latency_ratio_compares_side_by_side():
+    files = _digit_files()
+    result = not_a_digit.latency_ratio(Timed(0.004), Timed(0.0), files, rounds=2, repeats=20)
+    assert result["ratio"] > 1.0 and result["p50_ms"] > result["baseline_p50_ms"] >= 0
+    assert result["rounds"] == 2 and result["repeats_per_round"] == 20
