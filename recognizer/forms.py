@@ -131,8 +131,17 @@ class CorrectionReviewFilterForm(forms.Form):
         empty_value=None,
     )
     state = forms.ChoiceField(choices=[("", "All"), *REVIEW_STATES.items()], required=False)
+    # Both kinds of change: model said a digit, correction says not a digit, and the other way round.
+    answer = forms.ChoiceField(label="Model said", choices=[("", "Anything"), *ANSWERS.items()], required=False)
+    true_answer = forms.ChoiceField(label="Correction", choices=[("", "Anything"), *ANSWERS.items()], required=False)
 
     def filters(self) -> dict:
         """Keyword arguments for submission_corrections_for_review; invalid values are ignored."""
         self.is_valid()
-        return {"digit": self.cleaned_data.get("digit"), "state": self.cleaned_data.get("state") or None}
+        data = self.cleaned_data
+        return {
+            "digit": data.get("digit"),
+            "state": data.get("state") or None,
+            "answer": data.get("answer") or None,
+            "true_answer": data.get("true_answer") or None,
+        }

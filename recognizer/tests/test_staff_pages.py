@@ -143,6 +143,53 @@ class TestCorrections:
         assert Submission.objects.filter(excluded_from_training=True).count() == 0
 
 
+class TestNotADigitCorrections:
+    """Both kinds of change, labelled and filtered: a digit corrected to not a digit, and the other way round."""
+
+    @pytest.fixture
+    def corrections(self, user):
+        to_not_a_digit = SubmissionFactory(user=user, predicted_digit=6, corrected_not_a_digit=True)
+        to_digit = SubmissionFactory(user=user, refused=True, corrected_digit=9)
+        confirmed = SubmissionFactory(user=user, refused=True, corrected_not_a_digit=True)
+        return to_not_a_digit, to_digit, confirmed
+
+    @staticmethod
+    def _listed(html: str, *submissions: Submission) -> list[bool]:
+        return [f'data-submission-id="{s.pk}"' in html for s in submissions]
+
+    def test_labelled_and_filtered(self, staff_client, corrections):
+        to_not_a_digit, to_digit, confirmed = corrections
+        html = staff_client.get(CORRECTIONS).content.decode()
+        assert self._listed(html, *corrections) == [True, True, True]
+        assert "6 → not a digit" in html and "not a digit → 9" in html and "confirmed not a digit" in html
+        assert "closest 4 at 31.0%" in html  # a refusal shows how near it came, as it has no confidence
+
+        from_digits = staff_client.get(CORRECTIONS, {"answer": "digit", "true_answer": "not_a_digit"})
+        assert self._listed(from_digits.content.decode(), *corrections) == [True, False, False]
+        to_digits = staff_client.get(CORRECTIONS, {"answer": "not_a_digit", "true_answer": "digit"})
+        assert self._listed(to_digits.content.decode(), *corrections) == [False, True, False]
+        changed = staff_client.get(CORRECTIONS, {"state": "changed"}).content.decode()
+        assert self._listed(changed, *corrections) == [True, True, False]
+        assert 'data-testid="used-count">3<' in html  # all three are trained on
+
+    def test_staff_set_not_a_digit_and_back(self, staff_client, staff, corrections):
+        _, to_digit, _ = corrections
+        url = reverse("recognizer:staff-correction-digit", args=[to_digit.pk])
+
+        response = staff_client.post(url, {"not_a_digit": "on"}, follow=True)
+
+        to_digit.refresh_from_db()
+        assert to_digit.corrected_not_a_digit and to_digit.corrected_digit is None and to_digit.corrected_by == staff
+        assert f"Submission #{to_digit.pk} is now labelled not a digit." in _messages(response)
+        staff_client.post(url, {"digit": 3})
+        to_digit.refresh_from_db()
+        assert (to_digit.corrected_digit, to_digit.corrected_not_a_digit) == (3, False)
+
+        both = staff_client.post(url, {"digit": 5, "not_a_digit": "on"}, follow=True)
+        to_digit.refresh_from_db()
+        assert to_digit.corrected_digit == 3 and "Choose a digit from 0 to 9, or not a digit." in _messages(both)
+
+
 class TestModelsPage:
     def test_lists_versions_metrics_events_and_runs(self, staff_client, staff, shipped_version):
         child = ModelVersionFactory(name="digitnet-child", parent=shipped_version, created_by=staff)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ml.report import DigitChange, ModelFigures, ModelMetrics, figure_fields
 from recognizer.exceptions import ModelWeightsError, TrainingError
-from recognizer.forms import CorrectionForm, CorrectionReviewFilterForm
+from recognizer.forms import CorrectionReviewFilterForm, TrueAnswerForm
 from recognizer.image_responses import private_file_response
 from recognizer.models import Submission, TrainingRun
 from recognizer.selectors import (
@@ -157,7 +157,7 @@ def _duration(seconds: float | None) -> str:
 @staff_required
 @require_GET
 def corrections_page(request: HttpRequest) -> HttpResponse:
-    """Everyone's corrections, to keep for retraining, leave out, or set to the right digit."""
+    """Everyone's corrections, to keep for retraining, leave out, or set to the right digit or not a digit."""
     filter_form = CorrectionReviewFilterForm(request.GET)
     corrections = submission_corrections_for_review(**filter_form.filters())
     page = Paginator(corrections, CORRECTIONS_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -200,12 +200,12 @@ def correction_training_use_action(request: HttpRequest, pk: int) -> HttpRespons
 @require_POST
 def correction_digit_action(request: HttpRequest, pk: int) -> HttpResponse:
     submission = _correction_or_404(pk)
-    form = CorrectionForm(request.POST)
+    form = TrueAnswerForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a digit from 0 to 9.")
+        messages.error(request, "Choose a digit from 0 to 9, or not a digit.")
     else:
-        submission_correct(submission=submission, user=request.user, digit=form.cleaned_data["digit"])
-        messages.success(request, f"Submission #{pk} is now labelled {form.cleaned_data['digit']}.")
+        submission = submission_correct(submission=submission, user=request.user, **form.answer())
+        messages.success(request, f"Submission #{pk} is now labelled {submission.true_answer_label}.")
     return _back_to_corrections(request)
 
 
