@@ -144,3 +144,23 @@ def test_the_latency_ratio_compares_side_by_side():
     result = not_a_digit.latency_ratio(Timed(0.004), Timed(0.0), files, rounds=2, repeats=20)
     assert result["ratio"] > 1.0 and result["p50_ms"] > result["baseline_p50_ms"] >= 0
     assert result["rounds"] == 2 and result["repeats_per_round"] == 20
+
+
+def test_negatives_that_read_as_a_1_are_drawn_again():
+    from ml.negatives import OneLikeness
+    from ml.tests.test_negatives import _ones
+
+    ones = OneLikeness(*_ones(), seed=0)
+    bar = np.zeros((200, 200), np.uint8)
+    bar[30:170, 92:108] = 255
+    ring = np.zeros((200, 200), np.uint8)
+    yy, xx = np.mgrid[:200, :200]
+    ring[np.abs(np.hypot(yy - 100, xx - 100) - 60) < 8] = 255
+
+    def negative(ink: np.ndarray) -> not_a_digit.Negative:
+        buffer = io.BytesIO()
+        Image.fromarray(255 - ink, "L").save(buffer, format="PNG")
+        return not_a_digit.Negative(buffer.getvalue(), "shapes", "test")
+
+    assert not_a_digit.reads_as_a_one(negative(bar), ones)
+    assert not not_a_digit.reads_as_a_one(negative(ring), ones)
