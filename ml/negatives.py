@@ -608,7 +608,7 @@ def training_negatives(
 # ---------------------------------------------------------------- cached, for training runs that come back often
 
 # Bump when a generator changes what it draws: cached sets made by older code are then made again.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "negatives"
 
 

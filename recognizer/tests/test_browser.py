@@ -159,19 +159,14 @@ def wait_for_answer(page, timeout: float = 20_000) -> str:
     return page.eval_on_selector(bs.PANEL, "p => p.dataset.answer")
 
 
-def _shipped_model_refuses() -> bool:
-    from ml.checkpoint import load_checkpoint
-
-    return load_checkpoint(settings.DIGITVISION_CHECKPOINT).rejection_threshold is not None
-
-
 @pytest.fixture
 def refusals(request, shipped_version) -> str:
-    """How the refusal tests get a "not a digit": "real", from the shipped model as it is, or "forced", the
-    shipped model made to refuse every drawing (conftest's refusing_model; the reason is still the drawing's).
-    Real once the shipped model has a rejection threshold, else forced; DIGITVISION_BROWSER_REFUSALS=real or
-    =forced says which."""
-    mode = os.environ.get("DIGITVISION_BROWSER_REFUSALS") or ("real" if _shipped_model_refuses() else "forced")
+    """How the refusal tests get a "not a digit": "forced", the shipped model made to refuse every drawing
+    (conftest's refusing_model; the reason is still the drawing's), or "real", the shipped model as it is.
+    These tests check the pages' refusal path, so they force it by default: how well the model refuses is
+    measured by bench.not_a_digit and checked by ml/tests/test_shipped_model.py (the shipped model still
+    reads this hand-drawn A as a 4, at 62-77%). DIGITVISION_BROWSER_REFUSALS=real runs them on the model."""
+    mode = os.environ.get("DIGITVISION_BROWSER_REFUSALS", "forced")
     assert mode in ("real", "forced"), mode
     if mode == "forced":
         request.getfixturevalue("refusing_model")
