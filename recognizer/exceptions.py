@@ -71,7 +71,7 @@ class InvalidSourceError(SubmissionError):
 
 
 class InvalidCorrectionError(DigitVisionError):
-    """Choose a digit from 0 to 9."""
+    """Choose a digit from 0 to 9, or say it is not a digit."""
 
     code = "invalid_digit"
 

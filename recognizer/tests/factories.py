@@ -81,8 +81,7 @@ def corrections_for_retraining(make: Callable[[int], Submission], *, at_least: i
 
     made = 0
     while made < at_least or split_problem(
-        training_correction_key(pk)
-        for pk in Submission.objects.filter(corrected_digit__isnull=False).values_list("pk", flat=True)
+        training_correction_key(pk) for pk in Submission.objects.corrected().values_list("pk", flat=True)
     ):
         make(made)
         made += 1

@@ -406,7 +406,7 @@ def test_correction_validates_digit(client_in, user, digit):
     submission = SubmissionFactory(user=user)
     response = _correct(client_in, submission, digit)
     assert response.status_code == 400  # the error page, from the one page mapping of the hierarchy
-    assert "Choose a digit from 0 to 9." in response.content.decode()
+    assert "Choose a digit from 0 to 9, or say it is not a digit." in response.content.decode()
     assert 'data-error-code="invalid_digit"' in response.content.decode()
     response = _correct_api(client_in, submission, digit)
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
