@@ -26,24 +26,23 @@ def trained_to_refuse(ckpt: Checkpoint) -> bool:
     return ckpt.info.get("train_config", {}).get("negatives_per_kind", 0) > 0
 
 
-def refusal_report(ckpt: Checkpoint, threshold: float, splits) -> dict:
-    """How the chosen threshold does on validation (digits and validation negatives, made from the validation
-    digits) and on MNIST test digits. Only the validation digits chose it."""
+def refusal_report(ckpt: Checkpoint, splits, val_probs: np.ndarray, test_probs: np.ndarray) -> dict:
+    """How the checkpoint's threshold does on validation (digits and validation negatives, made from the
+    validation digits) and on MNIST test digits, given their calibrated probabilities. Only the validation
+    digits chose it."""
     from ml.negatives import KINDS, NegativesConfig, cached_training_negatives
 
-    def refused(images) -> np.ndarray:
-        probs = calibrated_probabilities(checkpoint_logits(ckpt, images), ckpt.temperature)
-        return rejection_scores(probs) > threshold
-
-    config = NegativesConfig(**dict.fromkeys(KINDS, VALIDATION_NEGATIVES_PER_KIND), seed=VALIDATION_NEGATIVES_SEED)
+    threshold = ckpt.rejection_threshold
+    config = NegativesConfig.each(VALIDATION_NEGATIVES_PER_KIND, seed=VALIDATION_NEGATIVES_SEED)
     negatives = cached_training_negatives(splits.val_images, splits.val_labels, config)
-    negatives_refused = refused(negatives.images)
+    negative_probs = calibrated_probabilities(checkpoint_logits(ckpt, negatives.images), ckpt.temperature)
+    negatives_refused = rejection_scores(negative_probs) > threshold
     return {
         "rejection_threshold": threshold,
         "rule": "refuse when 1 - max calibrated probability > threshold; threshold = ml.refusal.choose_threshold "
         "on the validation digits",
-        "validation_digits_refused": float(refused(splits.val_images).mean()),
-        "test_digits_refused": float(refused(splits.test_images).mean()),
+        "validation_digits_refused": float((rejection_scores(val_probs) > threshold).mean()),
+        "test_digits_refused": float((rejection_scores(test_probs) > threshold).mean()),
         "validation_negatives_refused": float(negatives_refused.mean()),
         "validation_negatives_refused_per_kind": {
             kind: float(negatives_refused[negatives.kinds == kind].mean()) for kind in KINDS
@@ -120,16 +119,17 @@ def _save(fig, path: Path) -> Path:
 def finalize_checkpoint(path: Path, splits, out_dir: Path | None = None) -> dict:
     """Calibrate on validation, evaluate on test, store the temperature and metrics, write JSON and plots."""
     ckpt = load_checkpoint(path)
-    report = calibration_report(ckpt, splits.val_images, splits.val_labels, splits.test_images, splits.test_labels)
+    val_logits, test_logits = checkpoint_logits(ckpt, splits.val_images), checkpoint_logits(ckpt, splits.test_images)
+    report = calibrated_evaluation(val_logits, splits.val_labels, test_logits, splits.test_labels)
     history = ckpt.info.get("history", [])
     val_best = max(history, key=lambda h: (h["val_accuracy"], -h["val_loss"])) if history else {}
     ckpt.temperature = report.temperature
+    val_probs = calibrated_probabilities(val_logits, ckpt.temperature)
+    test_probs = calibrated_probabilities(test_logits, ckpt.temperature)
     refusals = {}
     if trained_to_refuse(ckpt):
-        val_probs = calibrated_probabilities(checkpoint_logits(ckpt, splits.val_images), ckpt.temperature)
         ckpt.rejection_threshold = choose_threshold(val_probs)
-        refusals = refusal_report(ckpt, ckpt.rejection_threshold, splits)
-    test_probs = calibrated_probabilities(checkpoint_logits(ckpt, splits.test_images), ckpt.temperature)
+        refusals = refusal_report(ckpt, splits, val_probs, test_probs)
     test = evaluation(test_probs, splits.test_labels, None, ckpt.rejection_threshold)  # refusals count as errors
     metrics = ModelMetrics(
         test_accuracy=test.accuracy,

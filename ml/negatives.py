@@ -123,6 +123,11 @@ class NegativesConfig:
     max_attempts_factor: float = 3.0  # per kind, tries up to this many times its count before giving up
     fonts: tuple[str, ...] | None = None
 
+    @classmethod
+    def each(cls, count: int, **others) -> NegativesConfig:
+        """``count`` negatives of every kind."""
+        return cls(**dict.fromkeys(KINDS, count), **others)
+
     def counts(self) -> dict[str, int]:
         return {kind: int(getattr(self, kind)) for kind in KINDS}
 
@@ -642,3 +647,11 @@ def cached_training_negatives(
     np.savez_compressed(tmp, images=made.images, kinds=made.kinds)
     tmp.replace(path)
     return made
+
+
+def training_negative_inputs(train_images: np.ndarray, train_labels: np.ndarray, per_kind: int) -> np.ndarray:
+    """(M, 28, 28) float32 model inputs: ``per_kind`` cached training negatives of every kind (none for 0), as
+    training and retraining use them."""
+    if per_kind <= 0:
+        return np.zeros((0, 28, 28), np.float32)
+    return cached_training_negatives(train_images, train_labels, NegativesConfig.each(per_kind)).images

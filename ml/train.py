@@ -153,16 +153,6 @@ def fit(
     return model.eval(), history
 
 
-def training_negatives_for(splits, per_kind: int) -> np.ndarray:
-    """(M, 28, 28) synthetic not-a-digit inputs from the MNIST training digits only (cached; none for 0)."""
-    if per_kind <= 0:
-        return np.zeros((0, 28, 28), np.float32)
-    from ml.negatives import KINDS, NegativesConfig, cached_training_negatives
-
-    config = NegativesConfig(**dict.fromkeys(KINDS, per_kind))
-    return cached_training_negatives(splits.train_images, splits.train_labels, config).images
-
-
 def train(
     splits,
     cfg: TrainConfig,
@@ -184,7 +174,7 @@ def train(
         progress,
         show_bar,
         normalisation=dict(MNIST_NORMALISATION if init is None else init.normalisation),
-        negatives=None if negatives is None or len(negatives) == 0 else as_float_images(negatives),
+        negatives=None if negatives is None else as_float_images(negatives),
     )
 
 
@@ -228,7 +218,7 @@ def fine_tune(
         progress,
         show_bar=False,
         normalisation=dict(base.normalisation),
-        negatives=None if negatives is None or len(negatives) == 0 else as_float_images(negatives),
+        negatives=None if negatives is None else as_float_images(negatives),
     )
 
 
@@ -273,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         negative_weight=args.negative_weight,
     )
     started = time.perf_counter()
-    negatives = training_negatives_for(splits, cfg.negatives_per_kind)
+    from ml.negatives import training_negative_inputs  # Pillow fonts and drawing: only when training
+
+    negatives = training_negative_inputs(splits.train_images, splits.train_labels, cfg.negatives_per_kind)
     print(
         f"DigitNet {cfg.model.channels}: {count_parameters(DigitNet(cfg.model)):,} parameters; "
         f"{len(splits.train_images):,} train / {len(splits.val_images):,} validation digits; "

@@ -10,7 +10,7 @@ import torch
 from ml.checkpoint import Checkpoint
 from ml.data import MnistSplits
 from ml.model import DigitNet
-from ml.negatives import KINDS, NegativesConfig, cached_training_negatives
+from ml.negatives import training_negative_inputs
 from ml.refusal import NOT_A_DIGIT_LABEL
 from ml.retrain.config import RetrainConfig
 from ml.retrain.split import CorrectionSet
@@ -23,15 +23,6 @@ def replay_sample(data: MnistSplits, *, count: int, seed: int) -> tuple[np.ndarr
     """``count`` MNIST training digits (uint8 (count, 28, 28) and labels), drawn without replacement."""
     pick = np.random.default_rng(seed).choice(len(data.train_images), size=count, replace=False)
     return data.train_images[pick], data.train_labels[pick]
-
-
-def negative_replay(data: MnistSplits, config: RetrainConfig) -> np.ndarray:
-    """The synthetic training negatives replayed in a retraining: float32 (M, 28, 28), cached on disk."""
-    per_kind = config.negative_replay_per_kind
-    if per_kind <= 0:
-        return np.zeros((0, 28, 28), np.float32)
-    negatives = NegativesConfig(**dict.fromkeys(KINDS, per_kind))
-    return cached_training_negatives(data.train_images, data.train_labels, negatives).images
 
 
 def fine_tune_on_corrections(
@@ -53,7 +44,8 @@ def fine_tune_on_corrections(
     replay_images, replay_labels = replay_sample(data, count=replay, seed=config.seed)
     images = np.concatenate([train.images[~is_negative], replay_images.astype(np.float32) / 255.0])  # (N, 28, 28)
     labels = np.concatenate([train.labels[~is_negative], replay_labels.astype(np.int64)])
-    negatives = [train.images[is_negative]] + ([negative_replay(data, config)] if refuses else [])
+    replayed = config.negative_replay_per_kind if refuses else 0
+    negatives = [train.images[is_negative], training_negative_inputs(data.train_images, data.train_labels, replayed)]
     torch.manual_seed(config.seed)
     return fine_tune(
         base,
