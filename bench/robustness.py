@@ -14,6 +14,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from scipy import ndimage
 
+from ml.strokes import zhang_suen
+
 FONT_GLOBS = ("/usr/share/fonts/**/*.ttf", "/usr/share/fonts/**/*.otf")
 TYPED_SEED = 1_234  # fixed so typed_digits() is the same list on every call
 SKLEARN_SEED = 8
@@ -147,29 +149,6 @@ def shape_mask(digit: np.ndarray, height: int, rng: np.random.Generator) -> np.n
     field = _resize_float(smooth, w, h, BICUBIC)
     # The field rises by ~0.4 per source pixel at an edge; this slope makes the antialiased rim ~1.5 px wide.
     return _grow_to(np.clip((field - thr) * max(scale, 1.0) / 0.6 + 0.5, 0.0, 1.0), height)
-
-
-def zhang_suen(binary: np.ndarray) -> np.ndarray:
-    """One-pixel skeleton (Zhang & Suen 1984), vectorised so each pass is a handful of array operations."""
-    img = np.pad(binary.astype(np.uint8), 1)
-    while True:
-        changed = False
-        for step in (0, 1):
-            p = img
-            n = [p[:-2, 1:-1], p[:-2, 2:], p[1:-1, 2:], p[2:, 2:], p[2:, 1:-1], p[2:, :-2], p[1:-1, :-2], p[:-2, :-2]]
-            count = sum(x.astype(np.int8) for x in n)
-            transitions = sum(((n[i] == 0) & (n[(i + 1) % 8] == 1)).astype(np.int8) for i in range(8))
-            # n[0], n[2], n[4], n[6] are the paper's P2, P4, P6, P8 (north, east, south, west).
-            first, second = ((0, 2, 4), (2, 4, 6)) if step == 0 else ((0, 2, 6), (0, 4, 6))
-            cond = ((n[first[0]] & n[first[1]] & n[first[2]]) == 0) & (
-                (n[second[0]] & n[second[1]] & n[second[2]]) == 0
-            )
-            delete = (p[1:-1, 1:-1] == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & cond
-            if delete.any():
-                img[1:-1, 1:-1][delete] = 0
-                changed = True
-        if not changed:
-            return img[1:-1, 1:-1].astype(bool)
 
 
 def _skeleton(digit: np.ndarray) -> np.ndarray:

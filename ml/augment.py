@@ -27,6 +27,10 @@ class AugmentConfig:
     blur_sigma: tuple[float, float] = (0.5, 1.1)
     p_lowres: float = 0.08
     lowres_side: tuple[int, int] = (12, 18)
+    # Share of the images swapped for their copy redrawn with a uniform pen (ml.strokes.redrawn) before the
+    # rest: canvases and fine pens, which MNIST's scanned strokes never show. Digits and not-a-digit negatives
+    # alike, so the pen says nothing about the answer.
+    p_redrawn: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,6 +91,15 @@ def stroke_and_focus(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) 
     # Re-stretch contrast so a blurred stroke still peaks near 1, as the preprocessing does for real inputs.
     peak = x.amax(dim=(2, 3), keepdim=True).clamp(min=1e-3)
     return (x / peak).clamp(0, 1)
+
+
+def pick_redrawn(
+    images: torch.Tensor, redrawn: torch.Tensor | None, cfg: AugmentConfig, gen: torch.Generator
+) -> torch.Tensor:
+    """``images`` with a share ``cfg.p_redrawn`` swapped for the same rows of ``redrawn`` (if given)."""
+    if redrawn is None or cfg.p_redrawn <= 0:
+        return images
+    return torch.where(_pick(images, cfg.p_redrawn, gen), redrawn, images)
 
 
 def augment_batch(images: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:

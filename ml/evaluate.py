@@ -13,7 +13,7 @@ from ml.calibrate import calibrated_probabilities
 from ml.checkpoint import SHIPPED_CHECKPOINT, Checkpoint, load_checkpoint, save_checkpoint
 from ml.data import sha256_of
 from ml.export import export_onnx
-from ml.refusal import choose_threshold, rejection_scores
+from ml.refusal import choose_threshold, refusals
 from ml.report import CalibratedEvaluation, ModelMetrics, calibrated_evaluation, evaluation
 from ml.tensors import checkpoint_logits
 
@@ -36,13 +36,13 @@ def refusal_report(ckpt: Checkpoint, splits, val_probs: np.ndarray, test_probs: 
     config = NegativesConfig.each(VALIDATION_NEGATIVES_PER_KIND, seed=VALIDATION_NEGATIVES_SEED)
     negatives = cached_training_negatives(splits.val_images, splits.val_labels, config)
     negative_probs = calibrated_probabilities(checkpoint_logits(ckpt, negatives.images), ckpt.temperature)
-    negatives_refused = rejection_scores(negative_probs) > threshold
+    negatives_refused = refusals(negative_probs, negatives.images, threshold)
     return {
         "rejection_threshold": threshold,
-        "rule": "refuse when 1 - max calibrated probability > threshold; threshold = ml.refusal.choose_threshold "
-        "on the validation digits",
-        "validation_digits_refused": float((rejection_scores(val_probs) > threshold).mean()),
-        "test_digits_refused": float((rejection_scores(test_probs) > threshold).mean()),
+        "rule": "refuse when 1 - max calibrated probability > threshold, or when several digit-sized parts stand "
+        "side by side (ml.refusal.refusals); threshold = ml.refusal.choose_threshold on the validation digits",
+        "validation_digits_refused": float(refusals(val_probs, splits.val_images, threshold).mean()),
+        "test_digits_refused": float(refusals(test_probs, splits.test_images, threshold).mean()),
         "validation_negatives_refused": float(negatives_refused.mean()),
         "validation_negatives_refused_per_kind": {
             kind: float(negatives_refused[negatives.kinds == kind].mean()) for kind in KINDS
@@ -130,7 +130,8 @@ def finalize_checkpoint(path: Path, splits, out_dir: Path | None = None) -> dict
     if trained_to_refuse(ckpt):
         ckpt.rejection_threshold = choose_threshold(val_probs)
         refusals = refusal_report(ckpt, splits, val_probs, test_probs)
-    test = evaluation(test_probs, splits.test_labels, None, ckpt.rejection_threshold)  # refusals count as errors
+    # refusals count as errors
+    test = evaluation(test_probs, splits.test_labels, None, ckpt.rejection_threshold, splits.test_images)
     metrics = ModelMetrics(
         test_accuracy=test.accuracy,
         test_refusal_rate=test.refusal_rate,

@@ -613,7 +613,7 @@ def training_negatives(
 # ---------------------------------------------------------------- cached, for training runs that come back often
 
 # Bump when a generator changes what it draws: cached sets made by older code are then made again.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 4
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "negatives"
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from ml.data import sha256_of
 from ml.preprocess import Preprocessed, preprocess
-from ml.refusal import SEVERAL_DIGITS, is_refused, refusal_reason, rejection_scores
+from ml.refusal import SEVERAL_DIGITS, refusal_reason, refusals, rejection_scores
 
 __all__ = ["Prediction", "Predictor"]
 
@@ -157,14 +157,15 @@ class Predictor:
 
     def predict_preprocessed(self, prepared: list[Preprocessed]) -> list[Prediction]:
         found = [p.image for p in prepared if not p.no_digit]
-        probs = iter(self.probabilities(np.stack(found)) if found else [])
-        threshold = self.backend.rejection_threshold
-        return [_no_digit(p) if p.no_digit else _prediction(next(probs), p.image, threshold) for p in prepared]
+        probs = self.probabilities(np.stack(found)) if found else np.zeros((0, 10))
+        refused = refusals(probs, found, self.backend.rejection_threshold)
+        answers = iter(zip(probs, found, refused, strict=True))
+        return [_no_digit(p) if p.no_digit else _prediction(*next(answers)) for p in prepared]
 
 
-def _prediction(probs: np.ndarray, image: np.ndarray, threshold: float | None) -> Prediction:
+def _prediction(probs: np.ndarray, image: np.ndarray, refused: bool) -> Prediction:
     score = float(rejection_scores(probs[None])[0])
-    if is_refused(score, threshold):
+    if refused:
         return Prediction(
             digit=None,
             confidence=None,

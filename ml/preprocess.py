@@ -24,6 +24,10 @@ MIN_CONTRAST = 0.10  # ink must differ from its background by 10% of the full ra
 MIN_SNR = 4.0  # ... and stand at least this far above the background's noise
 MIN_EXTENT_PX = 8  # a digit spans at least this many pixels of the original image
 MIN_ELONGATION = 1.6  # extent / stroke width: a dot or a smudge is not a digit
+# A blob at least this share of the largest one's ink and this share of its height is kept however far away
+# it lies: it is another digit or symbol, and dropping it would read "17" as a 7.
+FAR_PART_INK = 0.2
+FAR_PART_HEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,8 @@ def ink_map(colour: np.ndarray, is_alpha: bool = False) -> np.ndarray:
 
 
 def _select_components(mask: np.ndarray) -> np.ndarray:
-    """Keep the largest blob and the sizeable blobs near it (a 5's bar, a broken pen stroke); drop specks."""
+    """Keep the largest blob, the sizeable blobs near it (a 5's bar, a broken pen stroke) and digit-sized blobs
+    anywhere; drop specks."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     if count <= 1:
         return mask
@@ -184,6 +189,13 @@ def _select_components(mask: np.ndarray) -> np.ndarray:
     keep = {int(order[0])}
     y0, y1 = boxes[order[0]][0].start, boxes[order[0]][0].stop
     x0, x1 = boxes[order[0]][1].start, boxes[order[0]][1].stop
+    for i in order[1:]:
+        ys = boxes[i][0]
+        if sizes[i] >= FAR_PART_INK * sizes[order[0]] and ys.stop - ys.start >= FAR_PART_HEIGHT * (y1 - y0):
+            keep.add(int(i))
+    for i in keep:
+        y0, y1 = min(y0, boxes[i][0].start), max(y1, boxes[i][0].stop)
+        x0, x1 = min(x0, boxes[i][1].start), max(x1, boxes[i][1].stop)
     changed = True
     while changed:
         changed = False
@@ -306,11 +318,13 @@ def normalise_strokes(ink: np.ndarray) -> tuple[np.ndarray, float, bool]:
 
 
 def _place(patch: np.ndarray) -> np.ndarray:
-    """Put the 20-box patch into 28x28 with its centre of mass at MNIST's centre."""
+    """Put the 20-box patch into 28x28 with its centre of mass at MNIST's centre, but never past the frame:
+    ink whose mass sits far off its box's centre (two parts of unequal weight) would lose a part."""
     out = np.zeros((SIDE, SIDE), dtype=np.float32)
     cy, cx = ndimage.center_of_mass(patch)
-    top, left = int(round(CENTRE - cy)), int(round(CENTRE - cx))
     h, w = patch.shape
+    top = min(max(int(round(CENTRE - cy)), 0), SIDE - h)
+    left = min(max(int(round(CENTRE - cx)), 0), SIDE - w)
     sy0, sx0 = max(0, -top), max(0, -left)
     dy0, dx0 = max(0, top), max(0, left)
     dy1, dx1 = min(SIDE, top + h), min(SIDE, left + w)

@@ -37,18 +37,35 @@ def choose_threshold(val_probabilities: np.ndarray, max_false_refusal: float = M
     return float(np.quantile(scores, 1.0 - max_false_refusal, method="higher"))
 
 
-def is_refused(score: float, threshold: float | None) -> bool:
-    """A model without a threshold (trained before refusals existed) never refuses."""
-    return threshold is not None and score > threshold
+def refusals(probabilities: np.ndarray, images: np.ndarray, threshold: float | None) -> np.ndarray:
+    """THE refusal rule: (N, 10) calibrated probabilities and their (N, 28, 28) inputs -> (N,) bools.
+
+    Refused ("not a digit") when the rejection score is above the threshold, or when the input holds several
+    digit-sized parts side by side: a model reading one digit can be sure of "17" as a 7, the shape of the ink
+    cannot. A model without a threshold (trained before refusals existed) never refuses.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1, 10)
+    if threshold is None:
+        return np.zeros(len(probabilities), dtype=bool)
+    several = np.fromiter((looks_like_several_digits(image) for image in images), dtype=bool, count=len(images))
+    return (rejection_scores(probabilities) > threshold) | several
 
 
 def refusal_reason(image: np.ndarray) -> str:
     """Why a refused 28x28 input (float, ink high) is not a digit: several digit-sized parts side by side
     read as "several digits", anything else as "not a digit"."""
-    ink = image > INK_LEVEL
+    return SEVERAL_DIGITS if looks_like_several_digits(image) else NOT_A_DIGIT
+
+
+def looks_like_several_digits(image: np.ndarray) -> bool:
+    """Whether a 28x28 input (float in [0, 1] or uint8, ink high) holds two parts, each at least half the
+    ink's height and a sizeable share of its ink, standing side by side (a single digit's broken stroke is
+    shorter or overlaps)."""
+    image = np.asarray(image)
+    ink = (image / 255.0 if image.dtype == np.uint8 else image) > INK_LEVEL  # MNIST files are uint8
     labels, count = ndimage.label(ink, structure=np.ones((3, 3)))
     if count < 2:
-        return NOT_A_DIGIT
+        return False
     rows = np.flatnonzero(ink.any(axis=1))
     height, total = rows[-1] - rows[0] + 1, ink.sum()
     parts = []
@@ -61,5 +78,5 @@ def refusal_reason(image: np.ndarray) -> str:
     for (left_start, left_stop), (right_start, right_stop) in zip(parts, parts[1:], strict=False):
         narrower = min(left_stop - left_start, right_stop - right_start)
         if left_stop - right_start <= MAX_OVERLAP * narrower:
-            return SEVERAL_DIGITS
-    return NOT_A_DIGIT
+            return True
+    return False

@@ -16,11 +16,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ml.augment import AugmentConfig, augment_batch
+from ml.augment import AugmentConfig, augment_batch, pick_redrawn
 from ml.checkpoint import SHIPPED_CHECKPOINT, Checkpoint, checkpoint_from_model, load_checkpoint, save_checkpoint
 from ml.data import sha256_of
 from ml.evaluate import finalize_checkpoint
 from ml.model import DigitNet, ModelConfig, count_parameters
+from ml.strokes import redrawn
 from ml.tensors import MNIST_NORMALISATION, as_float_images, normalise, predict_logits
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], human-readable step)
@@ -65,6 +66,18 @@ def outlier_exposure_loss(logits: torch.Tensor) -> torch.Tensor:
     return -F.log_softmax(logits, dim=1).mean()
 
 
+def _redrawn_copies(images: torch.Tensor | None, cfg: AugmentConfig) -> torch.Tensor | None:
+    """(N, 1, 28, 28) copies of ``images`` redrawn with a uniform pen when the augmentation uses them, made
+    once per run (thinning is numpy work, too slow for every batch)."""
+    if images is None or cfg.p_redrawn <= 0 or not len(images):
+        return None
+    return torch.from_numpy(redrawn(images[:, 0].numpy())).unsqueeze(1)
+
+
+def _rows(images: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
+    return None if images is None else images[idx]
+
+
 def _loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
     return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
 
@@ -93,6 +106,8 @@ def fit(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch
     )
+    train_redrawn = _redrawn_copies(train_x, cfg.augment)
+    negative_redrawn = _redrawn_copies(negatives, cfg.augment)
     history: list[EpochRecord] = []
     best_state, best_key = None, None
     total_steps = cfg.epochs * steps_per_epoch
@@ -104,11 +119,13 @@ def fit(
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not show_bar, leave=False)
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            x = normalise(augment_batch(train_x[idx], cfg.augment, gen), normalisation)
+            drawn = pick_redrawn(train_x[idx], _rows(train_redrawn, idx), cfg.augment, gen)
+            x = normalise(augment_batch(drawn, cfg.augment, gen), normalisation)
             y = train_y[idx]
             if negatives is not None and len(negatives):
                 pick = torch.randint(len(negatives), (cfg.negatives_per_batch,), generator=gen)
-                outliers = normalise(augment_batch(negatives[pick], cfg.augment, gen), normalisation)
+                drawn = pick_redrawn(negatives[pick], _rows(negative_redrawn, pick), cfg.augment, gen)
+                outliers = normalise(augment_batch(drawn, cfg.augment, gen), normalisation)
                 both = model(torch.cat([x, outliers]))  # one pass: BatchNorm sees digits and negatives together
                 logits = both[: len(y)]
                 loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
@@ -237,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         help="synthetic not-a-digit inputs of each kind (ml.negatives), trained towards a uniform answer",
     )
     parser.add_argument("--negative-weight", type=float, default=TrainConfig.negative_weight)
+    parser.add_argument(
+        "--redrawn-share",
+        type=float,
+        default=AugmentConfig.p_redrawn,
+        help="share of training images (digits and negatives) swapped for a copy redrawn with a uniform pen",
+    )
     parser.add_argument("--init", type=Path, help="start from this checkpoint's weights instead of from scratch")
     parser.add_argument("--out", type=Path, default=SHIPPED_CHECKPOINT)
     parser.add_argument("--no-report", action="store_true", help="skip calibration, test evaluation and plots")
@@ -261,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         threads=args.threads,
         negatives_per_kind=args.negatives_per_kind,
         negative_weight=args.negative_weight,
+        augment=AugmentConfig(p_redrawn=args.redrawn_share),
     )
     started = time.perf_counter()
     from ml.negatives import training_negative_inputs  # Pillow fonts and drawing: only when training

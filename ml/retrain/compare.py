@@ -72,8 +72,12 @@ def compare(
         candidate=calibrated,
         candidate_val_accuracy=float((val_logits.argmax(1) == data.val_labels).mean()),
         candidate_threshold=threshold,
-        candidate_test=evaluation(calibrated_probabilities(cand_test, t), data.test_labels, None, threshold),
-        candidate_holdout=evaluation(cand_hold, holdout.labels, holdout.keys, threshold),
-        active_test=evaluation(calibrated_probabilities(act_test, 1.0), data.test_labels, None, active_threshold),
-        active_holdout=evaluation(act_hold, holdout.labels, holdout.keys, active_threshold),
+        candidate_test=evaluation(
+            calibrated_probabilities(cand_test, t), data.test_labels, None, threshold, data.test_images
+        ),
+        candidate_holdout=evaluation(cand_hold, holdout.labels, holdout.keys, threshold, holdout.images),
+        active_test=evaluation(
+            calibrated_probabilities(act_test, 1.0), data.test_labels, None, active_threshold, data.test_images
+        ),
+        active_holdout=evaluation(act_hold, holdout.labels, holdout.keys, active_threshold, holdout.images),
     )

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image, ImageDraw, ImageFile
 from scipy import ndimage
 
 from ml.decode import MAX_PIXELS, ImageDecodeError, ImageFormatError, ImageTooLargeError, decode_image
 from ml.preprocess import Preprocessed, model_input_png, preprocess, preprocess_ink
+from ml.refusal import looks_like_several_digits
 from ml.tests.drawing import (
     DIGITS,
     blurred_lowres,
@@ -559,3 +560,27 @@ def test_blurred_lowres_helper_is_really_lowres():
     ink = 255 - np.asarray(img, dtype=np.float32)
     ys = np.nonzero(ink.max(axis=1) > 64)[0]
     assert 12 <= ys.max() - ys.min() + 1 <= 17
+
+
+def _two_digits_apart(gap: int) -> Image.Image:
+    """A '7' and a '4', 120 px tall, with about ``gap`` px of paper between them (a number written wide)."""
+    canvas = Image.new("L", (260 + gap, 200), 0)
+    draw_digit(canvas, "7", 120, 10, (70, 100))
+    draw_digit(canvas, "4", 120, 10, (150 + gap, 100))
+    return Image.fromarray(255 - np.asarray(canvas), "L")
+
+
+@pytest.mark.parametrize("gap", [20, 200])
+def test_a_second_digit_is_kept_however_far_away_it_stands(gap):
+    prepared = preprocess(_two_digits_apart(gap))
+    assert looks_like_several_digits(prepared.image), "one of the two digits was dropped"
+
+
+def test_a_speck_far_from_the_digit_is_still_dropped():
+    canvas = Image.new("L", (400, 200), 0)
+    draw_digit(canvas, "7", 120, 10, (70, 100))
+    ImageDraw.Draw(canvas).ellipse((360, 20, 366, 26), fill=255)
+    with_speck = preprocess(Image.fromarray(255 - np.asarray(canvas), "L"))
+    seven = digit_mask("7", size=(200, 200), height=120, stroke=10, antialias=False)
+    alone = preprocess(Image.fromarray(compose(seven, 0, 255), "L"))
+    assert shifted_correlation(with_speck.image, alone.image) > 0.9

@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image, ImageOps
 
 from ml.checkpoint import load_checkpoint, save_checkpoint
 from ml.export import export_onnx
@@ -15,13 +16,13 @@ from ml.refusal import (
     NOT_A_DIGIT_LABEL,
     SEVERAL_DIGITS,
     choose_threshold,
-    is_refused,
     refusal_reason,
+    refusals,
     rejection_scores,
 )
 from ml.report import evaluation
 from ml.retrain import REJECT, CorrectionSet, InvalidCorrectionsError, gate
-from ml.tests.drawing import black_on_white, encode
+from ml.tests.drawing import black_on_white, draw_digit, encode
 
 
 def _probs(*peaks: float) -> np.ndarray:
@@ -50,25 +51,44 @@ def test_the_threshold_needs_validation_digits():
         choose_threshold(np.zeros((0, 10)))
 
 
-def test_a_model_without_a_threshold_never_refuses():
-    assert not is_refused(0.99, None)
-    assert is_refused(0.5, 0.4) and not is_refused(0.3, 0.4)
-
-
 def _blob(image: np.ndarray, rows: slice, cols: slice) -> None:
     image[rows, cols] = 1.0
 
 
-def test_two_digit_sized_parts_side_by_side_look_like_several_digits():
+def _pair() -> np.ndarray:
     image = np.zeros((28, 28), np.float32)
     _blob(image, slice(8, 20), slice(4, 11))
     _blob(image, slice(8, 20), slice(16, 24))
-    assert refusal_reason(image) == SEVERAL_DIGITS
+    return image
+
+
+def _single() -> np.ndarray:
+    image = np.zeros((28, 28), np.float32)
+    _blob(image, slice(4, 24), slice(8, 20))
+    return image
+
+
+def test_the_score_refuses_above_the_threshold():
+    images = [_single()] * 2
+    assert refusals(_probs(0.5, 0.7), images, 0.4).tolist() == [True, False]
+
+
+def test_several_digits_are_refused_however_sure_the_model_is():
+    assert refusals(_probs(0.99, 0.99), [_pair(), _single()], 0.4).tolist() == [True, False]
+    uint8_pair = (_pair() * 255).astype(np.uint8)  # MNIST files hold uint8 ink
+    assert refusals(_probs(0.99), [uint8_pair], 0.4).tolist() == [True]
+
+
+def test_a_model_without_a_threshold_never_refuses():
+    assert refusals(_probs(0.1, 0.99), [_single(), _pair()], None).tolist() == [False, False]
+
+
+def test_two_digit_sized_parts_side_by_side_look_like_several_digits():
+    assert refusal_reason(_pair()) == SEVERAL_DIGITS
 
 
 def test_one_part_or_parts_stacked_are_just_not_a_digit():
-    one = np.zeros((28, 28), np.float32)
-    _blob(one, slice(4, 24), slice(8, 20))
+    one = _single()
     stacked = np.zeros((28, 28), np.float32)  # a 5's bar above its body: not side by side
     _blob(stacked, slice(4, 8), slice(8, 20))
     _blob(stacked, slice(10, 24), slice(8, 20))
@@ -105,6 +125,19 @@ def test_the_threshold_travels_with_the_checkpoint_and_its_onnx_export(threshold
     assert prediction.rejection_score == pytest.approx(1 - prediction.closest_probability)
 
 
+def test_two_digits_side_by_side_are_refused_as_several_digits_whatever_the_score(thresholded):
+    ckpt = load_checkpoint(thresholded)
+    ckpt.rejection_threshold = 1.0  # the score alone never refuses
+    save_checkpoint(ckpt, thresholded)
+    predictor = Predictor.from_checkpoint(thresholded, backend="torch")
+    pair = Image.new("L", (420, 200), 0)
+    draw_digit(pair, "7", 120, 12, (80, 100))
+    draw_digit(pair, "4", 120, 12, (330, 100))  # far apart: preprocessing keeps both
+    two, one = predictor.predict_batch([ImageOps.invert(pair), black_on_white("7", size=(200, 200), height=140)])
+    assert two.not_a_digit and two.several_digits and two.reason == SEVERAL_DIGITS
+    assert not one.not_a_digit and one.digit is not None
+
+
 def test_blank_is_still_no_digit_with_a_threshold(thresholded):
     blank = encode(black_on_white("", size=(100, 100)))
     prediction = Predictor.from_checkpoint(thresholded).predict(blank)
@@ -124,13 +157,19 @@ def test_an_old_checkpoint_answers_a_digit(untrained_checkpoint, seven_png):
 def test_refused_digits_are_errors_and_refused_negatives_are_right():
     probs = _probs(0.99, 0.4, 0.99, 0.3, 0.95)
     labels = [3, 3, 5, NOT_A_DIGIT_LABEL, NOT_A_DIGIT_LABEL]
-    result = evaluation(probs, labels, keys=list("abcde"), rejection_threshold=0.5)
+    images = [_single()] * 5
+    result = evaluation(probs, labels, keys=list("abcde"), rejection_threshold=0.5, images=images)
     # a: right; b: a 3 refused; c: a 5 read as 3; d: refused, right; e: read as 3, wrong
     assert (result.correct, result.refused, result.not_a_digit_count, result.not_a_digit_refused) == (2, 1, 2, 1)
     assert result.wrong_keys == ["b", "c", "e"]
     assert result.refusal_rate == pytest.approx(1 / 3)
     assert result.per_class_count[3] == 2 and result.per_class_correct[3] == 1
     assert sum(map(sum, result.confusion_matrix)) == 2  # only the digits answered
+
+
+def test_judging_refusals_needs_the_images():
+    with pytest.raises(ValueError, match="images"):
+        evaluation(_probs(0.2), [3], rejection_threshold=0.5)
 
 
 def test_without_a_threshold_nothing_is_refused():

@@ -36,7 +36,8 @@ def test_shipped_checkpoint_scores_on_the_full_mnist_test_set(mnist_root):
     finally:
         torch.set_num_threads(previous)
     probs = calibrated_probabilities(logits, ckpt.temperature)
-    result = evaluation(probs, splits.test_labels, None, ckpt.rejection_threshold)  # refusals count as errors
+    # refusals count as errors
+    result = evaluation(probs, splits.test_labels, None, ckpt.rejection_threshold, splits.test_images)
     assert result.accuracy >= REQUIRED_ACCURACY, (
         f"test accuracy {result.accuracy:.4f} ({result.errors} errors, {result.refused} refused) < {REQUIRED_ACCURACY}"
     )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
-from ml.augment import MNIST_MEAN, MNIST_STD, AugmentConfig, augment_batch
+from ml.augment import MNIST_MEAN, MNIST_STD, AugmentConfig, augment_batch, pick_redrawn
 from ml.model import DigitNet
+from ml.strokes import redrawn
 from ml.tensors import as_float_images, checkpoint_logits, normalise, predict_logits
 from ml.tests.conftest import TINY, make_checkpoint
 from ml.tests.drawing import toy_dataset
@@ -145,6 +147,41 @@ def test_augment_without_distortions_is_identity(batch):
     out = augment_batch(batch, cfg, torch.Generator().manual_seed(0))
     # the contrast re-stretch divides by each digit's peak, which is 1 for these digits
     assert torch.allclose(out, batch, atol=1e-5)
+
+
+def test_redrawn_keeps_the_drawing_with_another_pen(batch):
+    images = batch[:, 0].numpy()
+    pen = redrawn(images, seed=3)
+    assert pen.shape == images.shape and pen.dtype == np.float32
+    assert np.allclose(pen.max(axis=(1, 2)), 1.0)
+    near = np.stack([ndimage.binary_dilation(i > 0.5, iterations=3) for i in images])
+    assert ((pen > 0.5) & ~near).sum() == 0, "the pen leaves the digit"
+    assert np.array_equal(pen, redrawn(images, seed=3)) and not np.array_equal(pen, redrawn(images, seed=4))
+    assert not redrawn(np.zeros((1, 28, 28), np.uint8)).any()
+
+
+def test_redrawn_with_a_hairline_is_thinner(batch, monkeypatch):
+    monkeypatch.setattr("ml.strokes.REDRAWN_WIDTH", (0.0, 0.0))
+    images = batch[:, 0].numpy()
+    line = redrawn(images) > 0.5
+    assert (line.sum(axis=(1, 2)) < 0.7 * (images > 0.5).sum(axis=(1, 2))).all()
+
+
+def test_redrawn_copies_replace_the_chosen_share_of_a_batch(batch):
+    lines = torch.from_numpy(redrawn(batch[:, 0].numpy())).unsqueeze(1)
+    gen = torch.Generator().manual_seed(0)
+    assert torch.equal(pick_redrawn(batch, lines, AugmentConfig(), gen), batch)  # off by default
+    swapped = pick_redrawn(batch, lines, AugmentConfig(p_redrawn=1.0), gen)
+    assert torch.equal(swapped, lines)
+    half = pick_redrawn(batch, lines, AugmentConfig(p_redrawn=0.5), gen)
+    assert 0 < sum(torch.equal(h, b) for h, b in zip(half, batch, strict=True)) < len(batch)
+
+
+def test_fit_with_redrawn_copies_trains(toy):
+    torch.manual_seed(123)
+    cfg = TrainConfig(epochs=1, batch_size=16, seed=0, threads=1, model=TINY, augment=AugmentConfig(p_redrawn=0.3))
+    model, history = fit(DigitNet(TINY), *toy, cfg, show_bar=False)
+    assert len(history) == 1 and np.isfinite(history[0].train_loss)
 
 
 def test_normalise_uses_the_checkpoints_own_mean_and_std():

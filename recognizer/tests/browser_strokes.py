@@ -10,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from bench.robustness import zhang_suen
+from ml.strokes import zhang_suen
 
 Polyline = list[tuple[float, float]]  # (x, y) in the digit's own pixel grid
 
