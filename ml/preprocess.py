@@ -325,10 +325,7 @@ def _place(patch: np.ndarray) -> np.ndarray:
     h, w = patch.shape
     top = min(max(int(round(CENTRE - cy)), 0), SIDE - h)
     left = min(max(int(round(CENTRE - cx)), 0), SIDE - w)
-    sy0, sx0 = max(0, -top), max(0, -left)
-    dy0, dx0 = max(0, top), max(0, left)
-    dy1, dx1 = min(SIDE, top + h), min(SIDE, left + w)
-    out[dy0:dy1, dx0:dx1] = patch[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
+    out[top : top + h, left : left + w] = patch  # the clamps keep the whole patch inside
     return out
 
 
