@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast test-assets run migrate mnist fetch-mnist train bench bench-not-a-digit bench-cli bench-retrain bench-training-run bench-load bench-memory lint
+.PHONY: install test test-fast test-assets run migrate mnist fetch-mnist train bench bench-not-a-digit bench-numbers bench-cli bench-retrain bench-training-run bench-load bench-memory lint
 
 install: $(STAMP) .env
 
@@ -73,6 +73,11 @@ bench: install mnist
 # refusals on MNIST test and on every robustness condition, and the rejection score's AUROC.
 bench-not-a-digit: install mnist
 	$(PY) -m bench.not_a_digit --json bench/results/not_a_digit.json
+
+# Whole numbers in eight kinds of image (separated, touching, overlapping, canvas, photo, dark, tiny, typed) built
+# from MNIST test digits and fonts: whole-number and digit accuracy, numbers/s, a 4-digit canvas's latency vs a digit's.
+bench-numbers: install mnist
+	$(PY) -m bench.numbers --json bench/results/numbers.json
 
 # Retraining from 200 simulated corrections in one handwriting style; candidates go to a temp dir, the figures
 # to bench/results/retrain.json.

@@ -116,10 +116,10 @@ def _pen(paths: list[np.ndarray], height: int, width: float) -> np.ndarray:
         for x, y in (xy[0], xy[-1]):  # round caps, as a canvas with lineCap="round" draws them
             draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
     small = canvas.resize((int(size[0]) // ss, int(size[1]) // ss), Image.Resampling.BOX)
-    return _tight(np.asarray(small, dtype=np.float32) / 255.0)
+    return tight(np.asarray(small, dtype=np.float32) / 255.0)
 
 
-def _tight(mask: np.ndarray) -> np.ndarray:
+def tight(mask: np.ndarray) -> np.ndarray:
     rows, cols = np.flatnonzero(mask.max(axis=1) > 0.02), np.flatnonzero(mask.max(axis=0) > 0.02)
     return mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
@@ -132,7 +132,7 @@ def _jitter(path: np.ndarray, rng: np.random.Generator, amount: float) -> np.nda
     return path + amount * np.sin(2 * np.pi * freq * t + phase)
 
 
-def _pen_width(rng: np.random.Generator, height: int) -> float:
+def pen_width(rng: np.random.Generator, height: int) -> float:
     """A finger on a canvas (7-14% of the height) or a pen on paper (1.5-5 px)."""
     return height * _u(rng, 0.07, 0.14) if rng.random() < 0.5 else _u(rng, 1.5, 5.0)
 
@@ -158,7 +158,7 @@ def _typed_or_written(glyph: np.ndarray, rng: np.random.Generator) -> np.ndarray
     height = int(rng.integers(120, 360))
     if rng.random() < 0.4:
         return shape_mask(glyph, height, rng)
-    return stroke_mask(glyph, height, _pen_width(rng, height))
+    return stroke_mask(glyph, height, pen_width(rng, height))
 
 
 @lru_cache(maxsize=1)
@@ -249,7 +249,7 @@ def _scribbles(rng: np.random.Generator, digits: np.ndarray) -> tuple[np.ndarray
     family = list(SCRIBBLES)[int(rng.integers(len(SCRIBBLES)))]
     paths = [_jitter(p, rng, 0.03) if len(p) > 2 else p for p in SCRIBBLES[family](rng)]
     height = int(rng.integers(150, 400))
-    return _pen(paths, height, _pen_width(rng, height)), family, ()
+    return _pen(paths, height, pen_width(rng, height)), family, ()
 
 
 def _arc(cx: float, cy: float, r: float, a0: float, a1: float, n: int = 60) -> np.ndarray:
@@ -288,7 +288,7 @@ def _shapes(rng: np.random.Generator, digits: np.ndarray) -> tuple[np.ndarray, s
         name = DRAWN_SYMBOLS[int(rng.integers(len(DRAWN_SYMBOLS)))]
         paths = [_jitter(p, rng, 0.02) if len(p) > 2 else p for p in _drawn_symbol(name)]
         height = int(rng.integers(150, 400))
-        return _pen(paths, height, _pen_width(rng, height)), name, ()
+        return _pen(paths, height, pen_width(rng, height)), name, ()
     fonts = benchmark_fonts()
     font, symbol = fonts[int(rng.integers(len(fonts)))], SYMBOLS[int(rng.integers(len(SYMBOLS)))]
     return _typed_or_written(_glyph(font, symbol, rng), rng), f"{Path(font).stem}:{symbol}", ()
@@ -298,7 +298,7 @@ def _digit_mask(digit: np.ndarray, height: int, rng: np.random.Generator) -> np.
     """One MNIST digit as a shape (scan, photo) or as a pen line (canvas), `height` px tall."""
     if rng.random() < 0.5:
         return shape_mask(digit, height, rng)
-    return stroke_mask(digit, height, _pen_width(rng, height))
+    return stroke_mask(digit, height, pen_width(rng, height))
 
 
 def _several_digits(rng: np.random.Generator, digits: np.ndarray) -> tuple[np.ndarray, str, tuple[int, ...]]:
@@ -318,7 +318,7 @@ def _several_digits(rng: np.random.Generator, digits: np.ndarray) -> tuple[np.nd
         region = out[top : top + mask.shape[0], left : left + mask.shape[1]]
         np.maximum(region, mask, out=region)
         left += mask.shape[1] + gap
-    return _tight(out), f"{count} digits", indices
+    return tight(out), f"{count} digits", indices
 
 
 def _not_one(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray) -> int:
@@ -342,7 +342,7 @@ def _fragments(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray)
     order = np.argsort(along.ravel())
     cumulative = np.cumsum(weights[order]) / max(float(weights.sum()), 1e-6)
     threshold = along.ravel()[order][np.searchsorted(cumulative, keep)]
-    return _tight(np.where(along <= threshold, mask, 0.0)), f"{keep:.0%} of a {labels[index]}", (index,)
+    return tight(np.where(along <= threshold, mask, 0.0)), f"{keep:.0%} of a {labels[index]}", (index,)
 
 
 # ---------------------------------------------------------------- how a person hands it over

@@ -112,14 +112,14 @@ def _bbox(mask: np.ndarray, thr: float = 0.0) -> tuple[int, int, int, int]:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-def _tight(mask: np.ndarray) -> np.ndarray:
+def tight(mask: np.ndarray) -> np.ndarray:
     top, bottom, left, right = _bbox(mask, 0.02)
     return mask[top:bottom, left:right]
 
 
 def _grow_to(mask: np.ndarray, height: int) -> np.ndarray:
     """Thresholding drops the faint rim, so rescale the tight shape to the exact height asked for."""
-    mask = _tight(mask)
+    mask = tight(mask)
     if mask.shape[0] == height:
         return mask
     width = max(1, round(mask.shape[1] * height / mask.shape[0]))
@@ -219,13 +219,13 @@ def stroke_mask(digit: np.ndarray, height: int, width: float) -> np.ndarray:
     for y, x in pts_ss:  # round joins and caps, as a canvas with lineCap="round" draws them
         draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
     small = canvas.resize((size_w, size_h), Image.Resampling.BOX)
-    return _tight(np.asarray(small, dtype=np.float32) / 255.0)
+    return tight(np.asarray(small, dtype=np.float32) / 255.0)
 
 
 # ---------------------------------------------------------------- placing and colouring
 
 
-def _place(mask: np.ndarray, canvas_h: int, canvas_w: int, rng: np.random.Generator) -> np.ndarray:
+def place_on_canvas(mask: np.ndarray, canvas_h: int, canvas_w: int, rng: np.random.Generator) -> np.ndarray:
     """The mask pasted at a random position fully inside a canvas of the given size."""
     h, w = mask.shape
     canvas_h, canvas_w = max(canvas_h, h + 2), max(canvas_w, w + 2)
@@ -241,7 +241,7 @@ def on_canvas(mask: np.ndarray, rng: np.random.Generator, frac: tuple[float, flo
     """A canvas on which the digit's height is `frac` of the canvas height, width `aspect` times the height."""
     canvas_h = round(mask.shape[0] / _uniform(rng, *frac))
     canvas_w = max(round(canvas_h * _uniform(rng, *aspect)), round(mask.shape[1] * 1.15))
-    return _place(mask, canvas_h, canvas_w, rng)
+    return place_on_canvas(mask, canvas_h, canvas_w, rng)
 
 
 def compose(mask: np.ndarray, bg, ink) -> np.ndarray:
@@ -251,7 +251,7 @@ def compose(mask: np.ndarray, bg, ink) -> np.ndarray:
     return np.clip(bg + (ink - bg) * m + 0.5, 0, 255).astype(np.uint8)
 
 
-def _add_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+def add_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
     noise = rng.standard_normal(img.shape[:2], dtype=np.float32) * sigma
     if img.ndim == 3:
         noise = noise[..., None]
@@ -299,7 +299,7 @@ def _canvas_alpha(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     size = _randint(rng, 280, 600)
     height = round(size * _uniform(rng, 0.45, 0.8))
     mask = stroke_mask(digit, height, height * _uniform(rng, 0.07, 0.14))
-    alpha = _place(mask, size, size, rng)
+    alpha = place_on_canvas(mask, size, size, rng)
     ink = _pick(rng, CANVAS_INKS)
     rgb = np.empty((*alpha.shape, 3), dtype=np.uint8)
     rgb[:] = ink
@@ -338,7 +338,7 @@ def _coloured_ink_tinted_paper(digit: np.ndarray, rng: np.random.Generator) -> b
     if rng.random() < 0.5:
         return encode(_to_image(img), "PNG")
     # Scans come out as JPEG with a little sensor noise.
-    return encode(_to_image(_add_noise(img, _uniform(rng, 1, 3), rng)), "JPEG", quality=_randint(rng, 75, 95))
+    return encode(_to_image(add_noise(img, _uniform(rng, 1, 3), rng)), "JPEG", quality=_randint(rng, 75, 95))
 
 
 def _jpeg_noise(digit: np.ndarray, rng: np.random.Generator) -> bytes:
@@ -347,11 +347,11 @@ def _jpeg_noise(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     img = compose(canvas, _paper_grey(rng), _ink_grey(rng))
     if rng.random() < 0.5:
         img = np.repeat(img[..., None], 3, axis=2)
-    img = _add_noise(img, _uniform(rng, 8, 25), rng)
+    img = add_noise(img, _uniform(rng, 8, 25), rng)
     return encode(_to_image(img), "JPEG", quality=_randint(rng, 20, 50))
 
 
-def _illumination(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+def illumination(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """Relative light falling on the page: gradient, vignette and maybe a soft shadow, built coarse then upscaled."""
     gh, gw = max(h // 16, 8), max(w // 16, 8)
     yy, xx = np.mgrid[0:gh, 0:gw].astype(np.float32)
@@ -377,9 +377,9 @@ def _photo_uneven_background(digit: np.ndarray, rng: np.random.Generator) -> byt
     long_side = _randint(rng, 800, 1600)
     short_side = round(long_side * 0.75)
     h, w = (long_side, short_side) if rng.random() < 0.5 else (short_side, long_side)
-    canvas = _place(shape_mask(digit, round(h * _uniform(rng, 0.25, 0.5)), rng), h, w, rng)
+    canvas = place_on_canvas(shape_mask(digit, round(h * _uniform(rng, 0.25, 0.5)), rng), h, w, rng)
     ink_ratio = _uniform(rng, 0.12, 0.35)  # pen ink reflects some light: never pure black in a photo
-    value = _uniform(rng, 225, 250) * (1.0 - canvas * (1.0 - ink_ratio)) * _illumination(h, w, rng)
+    value = _uniform(rng, 225, 250) * (1.0 - canvas * (1.0 - ink_ratio)) * illumination(h, w, rng)
     value += rng.standard_normal((h, w), dtype=np.float32) * _uniform(rng, 2, 5)
     grey = Image.fromarray(np.clip(value + 0.5, 0, 255).astype(np.uint8), "L")
     grey = grey.filter(ImageFilter.GaussianBlur(_uniform(rng, 0.7, 1.8)))  # focus and hand shake
@@ -464,7 +464,7 @@ def _lowres_blurry_scan(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     ch, cw = canvas.shape[0] // 4 * 4, canvas.shape[1] // 4 * 4
     small = canvas[:ch, :cw].reshape(ch // 4, 4, cw // 4, 4).mean(axis=(1, 3))
     small = ndimage.gaussian_filter(small, _uniform(rng, 0.4, 0.9))
-    img = _add_noise(compose(small, _paper_grey(rng), _ink_grey(rng)), _uniform(rng, 1, 5), rng)
+    img = add_noise(compose(small, _paper_grey(rng), _ink_grey(rng)), _uniform(rng, 1, 5), rng)
     out = Image.fromarray(img, "L")
     if rng.random() < 0.75:  # the scanner driver upsamples to its nominal dpi
         factor = _uniform(rng, 2, 4)
@@ -570,7 +570,7 @@ def _glyph(font: ImageFont.FreeTypeFont, ch: str) -> bytes:
     return img.tobytes()
 
 
-def _has_digits(path: str) -> bool:
+def has_digits(path: str) -> bool:
     """A font without digit glyphs draws nothing, or its .notdef box, which a private-use code point also gets."""
     try:
         font = load_font(path, 48)
@@ -600,7 +600,7 @@ def typed_digits() -> list[Sample]:
     return [
         Sample(_typed(path, label, rng), label, "typed_fonts", -1)
         for path in font_paths()
-        if _has_digits(path)
+        if has_digits(path)
         for label in range(10)
     ]
 

@@ -73,14 +73,14 @@ def ink_source(img: Image.Image) -> tuple[Image.Image, bool]:
     return img.convert("RGB"), False
 
 
-def _as_array(img: Image.Image) -> np.ndarray:
+def as_array(img: Image.Image) -> np.ndarray:
     """float32 (H, W, C) in [0, 1]."""
     arr = np.asarray(img, dtype=np.float32)
     arr = arr if img.mode == "F" else arr / 255.0
     return arr if arr.ndim == 3 else arr[..., None]
 
 
-def _shrink(img: Image.Image, side: int) -> tuple[Image.Image, float]:
+def shrink(img: Image.Image, side: int) -> tuple[Image.Image, float]:
     """Downscale so the longer side is at most ``side``; returns the image and the factor used."""
     longest = max(img.size)
     if longest <= side:
@@ -217,13 +217,49 @@ def _select_components(mask: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Found:
+class Found:
     ink: np.ndarray  # normalised ink of the kept strokes, cropped to their bounding box
     box: tuple[int, int, int, int]  # y0, y1, x0, x1 in the analysed image
 
 
-def _find_digit(colour: np.ndarray, is_alpha: bool) -> _Found | str:
-    """The digit's ink, cropped and scaled to [0, 1], or the reason there is no digit."""
+@dataclass(frozen=True)
+class Ink:
+    """The ink of an analysed image: per-pixel strength, the thresholded strokes and the levels that tell
+    paper from ink. One digit, or each digit of a number, is cut out of it with ``cut_out``."""
+
+    strength: np.ndarray  # (H, W) in [0, 1], 0 = paper
+    mask: np.ndarray  # (H, W) bool: the strokes
+    threshold: float
+    floor: float  # the paper's typical strength
+    level: float  # the strokes' typical strength
+    noise: float  # the paper's noise (robust sigma)
+
+    def cut_out(self, strokes: np.ndarray) -> Found:
+        """The soft ink of ``strokes`` (a part of ``mask``), cropped to its box and scaled to [0, 1]."""
+        rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
+        pad = 2  # anti-aliased edges lie just outside the thresholded strokes
+        y0, y1 = max(0, int(rows[0]) - pad), min(strokes.shape[0], int(rows[-1]) + 1 + pad)
+        x0, x1 = max(0, int(cols[0]) - pad), min(strokes.shape[1], int(cols[-1]) + 1 + pad)
+        # Soft ink: paper maps to 0 and the typical stroke core to 1. A digit much bigger than the 20 px box is
+        # nearly binarised first (MNIST's own sources were binary scans; shrinking makes the grey edges again),
+        # which also removes blur halos; a digit at MNIST's scale keeps its grey levels, less the paper's
+        # noise, so an MNIST digit passes through unchanged.
+        halo_cut = 0.5 * (self.threshold - self.floor)
+        big = max(y1 - y0, x1 - x0) >= 2 * BOX
+        low = self.floor + (halo_cut if big else max(min(3.0 * self.noise, halo_cut), 0.3 * halo_cut))
+        ink = np.clip((self.strength[y0:y1, x0:x1] - low) / max(self.level - low, 1e-6), 0.0, 1.0)
+        ink = np.where(ndimage.binary_dilation(strokes[y0:y1, x0:x1], iterations=pad), ink, 0.0)
+        # The bounding box is the ink's, faint edges included, as in MNIST (not the thresholded strokes').
+        rows, cols = np.flatnonzero((ink > 0.25).any(axis=1)), np.flatnonzero((ink > 0.25).any(axis=0))
+        if rows.size == 0:  # strokes too faint to survive the halo cut: keep their box
+            rows, cols = np.arange(ink.shape[0]), np.arange(ink.shape[1])
+        ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        box = (y0 + int(rows[0]), y0 + int(rows[-1]) + 1, x0 + int(cols[0]), x0 + int(cols[-1]) + 1)
+        return Found(ink=ink.astype(np.float32), box=box)
+
+
+def find_ink(colour: np.ndarray, is_alpha: bool) -> Ink | str:
+    """The ink of an analysed image (H, W, C) in [0, 1], or the reason there is none (blank, too faint)."""
     strength = ink_map(colour, is_alpha)
     if float(strength.max()) < MIN_CONTRAST:
         return "blank image: no ink found"
@@ -235,30 +271,19 @@ def _find_digit(colour: np.ndarray, is_alpha: bool) -> _Found | str:
     level = float(np.percentile(_sample(strength[mask]), 90)) if mask.any() else 0.0
     if level - floor < MIN_CONTRAST or level - floor < MIN_SNR * noise:
         return "no digit: the image is blank or too faint"
-    mask = _select_components(mask)
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    pad = 2  # anti-aliased edges lie just outside the thresholded strokes
-    y0, y1 = max(0, int(rows[0]) - pad), min(mask.shape[0], int(rows[-1]) + 1 + pad)
-    x0, x1 = max(0, int(cols[0]) - pad), min(mask.shape[1], int(cols[-1]) + 1 + pad)
-    # Soft ink: paper maps to 0 and the typical stroke core to 1. A digit much bigger than the 20 px box is
-    # nearly binarised first (MNIST's own sources were binary scans; shrinking makes the grey edges again),
-    # which also removes blur halos; a digit at MNIST's scale keeps its grey levels, less the paper's noise,
-    # so an MNIST digit passes through unchanged.
-    halo_cut = 0.5 * (threshold - floor)
-    low = floor + (halo_cut if max(y1 - y0, x1 - x0) >= 2 * BOX else max(min(3.0 * noise, halo_cut), 0.3 * halo_cut))
-    ink = np.clip((strength[y0:y1, x0:x1] - low) / max(level - low, 1e-6), 0.0, 1.0)
-    ink = np.where(ndimage.binary_dilation(mask[y0:y1, x0:x1], iterations=pad), ink, 0.0)
-    # The bounding box is the ink's, faint edges included, as in MNIST (not the thresholded strokes').
-    rows, cols = np.flatnonzero((ink > 0.25).any(axis=1)), np.flatnonzero((ink > 0.25).any(axis=0))
-    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    box = (y0 + int(rows[0]), y0 + int(rows[-1]) + 1, x0 + int(cols[0]), x0 + int(cols[-1]) + 1)
-    return _Found(ink=ink.astype(np.float32), box=box)
+    return Ink(strength=strength, mask=mask, threshold=threshold, floor=floor, level=level, noise=noise)
 
 
-def _locate(img: Image.Image, is_alpha: bool, depth: int = 0) -> tuple[_Found | str, float]:
+def _find_digit(colour: np.ndarray, is_alpha: bool) -> Found | str:
+    """The digit's ink, cropped and scaled to [0, 1], or the reason there is no digit."""
+    ink = find_ink(colour, is_alpha)
+    return ink if isinstance(ink, str) else ink.cut_out(_select_components(ink.mask))
+
+
+def _locate(img: Image.Image, is_alpha: bool, depth: int = 0) -> tuple[Found | str, float]:
     """Find the digit; in a big image with a small digit, look again at full resolution around it."""
-    work, factor = _shrink(img, WORK_SIDE)
-    found = _find_digit(_as_array(work), is_alpha)
+    work, factor = shrink(img, WORK_SIDE)
+    found = _find_digit(as_array(work), is_alpha)
     if isinstance(found, str) or depth > 0 or factor <= 1.5:
         return found, factor
     y0, y1, x0, x1 = found.box

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PLAIN_MODULES = ("bench.robustness", "bench.accuracy", "bench.retrain", "bench.servers")
+PLAIN_MODULES = ("bench.robustness", "bench.accuracy", "bench.retrain", "bench.servers", "bench.numbers")
 
 
 def test_plain_benchmarks_do_not_import_django():

@@ -1,0 +1,412 @@
+"""From the ink of an image to the digits of a number, left to right, each read by the one-digit predictor."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from ml.decode import decode_image
+from ml.predictor import Predictor
+from ml.preprocess import Ink, as_array, find_ink, ink_source, preprocess_ink, shrink
+from ml.refusal import refusals
+
+__all__ = ["MAX_DIGITS", "NumberDigit", "NumberReading", "read_number", "read_numbers"]
+
+MAX_DIGITS = 12
+WORK_SIDE = 512  # a number is wide: its longer side is analysed at up to this many pixels (a digit's 384)
+# Sizes are shares of the reference digit height: the typical height of the sizeable blobs of ink.
+SIZEABLE_INK = 0.15  # a blob with this share of the largest blob's ink counts towards the reference height
+SPECK_INK = 0.01  # a blob with less than this share of the largest one's ink is a speck, ignored
+MIN_DIGIT_HEIGHT = 0.35  # a digit is at least this tall; a shorter mark alone is a dash, a dot, a comma
+MAX_DIGIT_WIDTH = 1.6  # ... and at most this wide
+STACKED = 0.6  # blobs sharing this share of the narrower one's columns are one digit's strokes
+JOIN_GAP = 0.25  # blobs further apart than this are never one digit
+SPLIT_WIDTH = 0.85  # a blob wider than this may be digits that touch: it is cut at the thinnest columns
+MIN_SLICE = 0.2  # no cut leaves a slice narrower than this (a 1 is about this wide)
+MAX_RUN = 4  # a digit is made of at most this many neighbouring blobs or slices
+# The search's costs, in nats: each digit read costs -log(its probability) plus DIGIT_COST, so a 0 is not
+# read as "11" unless the two 1s are far surer; a part the predictor refuses costs REFUSED_COST more; leaving
+# ink out costs SKIP_COST per reference digit's worth of ink, so stray marks go and digits stay. Chosen on
+# synthetic strings of MNIST training digits.
+DIGIT_COST = 0.1
+REFUSED_COST = 2.0
+SKIP_COST = 3.0
+# Each digit's width / height on a log scale, mean and spread, measured on the first 50,000 MNIST training
+# digits (``aspect_statistics``): two touching digits read as one are too wide for the digit read, and pay
+# for it (half the squared z-score), so "81" is not taken for an 8.
+ASPECTS = (
+    (-0.104, 0.196),
+    (-0.934, 0.462),
+    (-0.073, 0.220),
+    (-0.235, 0.212),
+    (-0.243, 0.212),
+    (-0.077, 0.259),
+    (-0.325, 0.219),
+    (-0.263, 0.216),
+    (-0.282, 0.222),
+    (-0.395, 0.207),
+)
+WIDE_Z = 1.5  # ... beyond this z-score: a digit may be written wide
+RELOCATE_FACTOR = 1.5  # a big image whose ink is small is looked at again at full resolution around the ink
+
+
+@dataclass(frozen=True)
+class NumberDigit:
+    """One digit of a number: what was read, and where (x, y, width, height in the original image's pixels)."""
+
+    digit: int
+    confidence: float
+    probabilities: list[float]
+    box: tuple[int, int, int, int]
+    input_image: np.ndarray  # float32 (28, 28) in [0, 1]: what the model saw
+    refused: bool = False  # alone, this ink would be refused as not a digit: its digit is the closest one
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """A number read: its digits as a string (leading zeros kept) and a confidence that the whole string is
+    right; or no number, because the image is blank (``no_digit``) or its ink holds no digit."""
+
+    number: str | None
+    confidence: float | None
+    digits: list[NumberDigit]
+    reason: str = ""
+    not_a_number: bool = False
+
+    @property
+    def no_digit(self) -> bool:
+        return self.number is None and not self.not_a_number
+
+
+@dataclass(frozen=True)
+class _Atom:
+    """A blob of ink, or a slice of a blob cut where digits may touch: the smallest piece a digit is made of."""
+
+    mask: np.ndarray  # bool, the analysed image's shape
+    x0: int
+    x1: int
+    y0: int
+    y1: int
+    ink: int  # pixels
+    blob: int = 0  # which blob it is, or is a slice of
+    partial: bool = False  # a slice: the blob was cut
+
+    @property
+    def centre(self) -> float:
+        return 0.5 * (self.x0 + self.x1)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """Neighbouring atoms ``start:stop`` read as one digit: its model input and its box in the original."""
+
+    start: int
+    stop: int
+    image: np.ndarray
+    box: tuple[int, int, int, int]
+    aspect: float  # log(width / height) of its ink, the writing's slant taken out
+    partial: bool  # it holds part of a blob that was cut, not all of it
+
+
+@dataclass(frozen=True)
+class _Analysed:
+    """An image's ink, and how to map its pixels back to the original image: scale, then offset."""
+
+    ink: Ink | str
+    factor: float
+    offset: tuple[int, int] = (0, 0)  # x, y of the analysed region in the original
+
+
+def read_number(predictor: Predictor, image: bytes | str | Path | Image.Image | io.IOBase) -> NumberReading:
+    """The number in one image; raises ImageDecodeError for anything unreadable."""
+    return read_numbers(predictor, [image])[0]
+
+
+def read_numbers(predictor: Predictor, images: list) -> list[NumberReading]:
+    """The numbers in several images, every candidate digit of all of them through the model in one batch."""
+    pieces = [_pieces(image) for image in images]
+    candidates = [c for piece in pieces if not isinstance(piece, str) for c in piece[1]]
+    inputs = np.stack([c.image for c in candidates]) if candidates else np.zeros((0, 28, 28), np.float32)
+    probabilities = predictor.probabilities(inputs) if candidates else np.zeros((0, 10))
+    refused = refusals(probabilities, inputs, predictor.backend.rejection_threshold)
+    readings, at = [], 0
+    for piece in pieces:
+        if isinstance(piece, str):
+            readings.append(NumberReading(number=None, confidence=None, digits=[], reason=piece))
+            continue
+        atoms, mine, reference = piece
+        span = slice(at, at + len(mine))
+        at += len(mine)
+        readings.append(_best_reading(atoms, reference, mine, probabilities[span], refused[span]))
+    return readings
+
+
+# --------------------------------------------------------------------------- from the image to the pieces
+
+
+def _pieces(image) -> tuple[list[_Atom], list[_Candidate], float] | str:
+    """The atoms of an image's ink and every candidate digit they can make, or why there is no ink."""
+    analysed = _analyse(decode_image(image))
+    if isinstance(analysed.ink, str):
+        return analysed.ink
+    atoms, reference, slant = _atoms(analysed.ink.mask)
+    return atoms, _candidates(atoms, analysed, reference, slant), reference
+
+
+def _analyse(img: Image.Image) -> _Analysed:
+    """Find the ink; in a big image with a small number, look again at full resolution around it."""
+    source, is_alpha = ink_source(img)
+    work, factor = shrink(source, WORK_SIDE)
+    ink = find_ink(as_array(work), is_alpha)
+    if isinstance(ink, str) or factor <= RELOCATE_FACTOR:
+        return _Analysed(ink, factor)
+    rows, cols = np.flatnonzero(ink.mask.any(axis=1)), np.flatnonzero(ink.mask.any(axis=0))
+    height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    if max(height, width) > 0.5 * WORK_SIDE:
+        return _Analysed(ink, factor)
+    margin = 0.25 * max(height, width) + 2
+    left, top = max(0, int((cols[0] - margin) * factor)), max(0, int((rows[0] - margin) * factor))
+    right = min(source.width, int((cols[-1] + margin) * factor) + 1)
+    bottom = min(source.height, int((rows[-1] + margin) * factor) + 1)
+    work, factor = shrink(source.crop((left, top, right, bottom)), WORK_SIDE)
+    return _Analysed(find_ink(as_array(work), is_alpha), factor, (left, top))
+
+
+def _atoms(mask: np.ndarray) -> tuple[list[_Atom], float, float]:
+    """The ink's blobs, specks dropped, wide blobs cut into slices where digits may touch, left to right; and
+    the reference digit height and the writing's slant (find_ink found ink, so there is at least one blob)."""
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    sizes = np.bincount(labels.ravel())[1:]
+    boxes = ndimage.find_objects(labels)
+    keep = [i for i in range(count) if sizes[i] >= SPECK_INK * sizes.max()]
+    heights = [boxes[i][0].stop - boxes[i][0].start for i in keep if sizes[i] >= SIZEABLE_INK * sizes.max()]
+    reference = float(np.percentile(heights, 75))
+    slant = _slant(labels, [i for i in keep if sizes[i] >= SIZEABLE_INK * sizes.max()], boxes)
+    atoms: list[_Atom] = []
+    for group in _stacked(keep, boxes):
+        blob = np.isin(labels, [i + 1 for i in group])
+        atoms.extend(_slices(blob, ndimage.find_objects(blob.astype(np.int8))[0], reference, slant, blob_id=group[0]))
+    return sorted(atoms, key=lambda a: a.centre), reference, slant
+
+
+def _stacked(blobs: list[int], boxes: list) -> list[list[int]]:
+    """Blobs grouped when they share most of the narrower one's columns: the strokes of one digit (a 5's bar,
+    a 4 in two strokes, a thin pen's broken line) lie over each other; neighbouring digits overlap a little."""
+    groups: list[list[int]] = []
+    spans: list[tuple[int, int]] = []
+    for i in sorted(blobs, key=lambda i: boxes[i][1].start):
+        x0, x1 = boxes[i][1].start, boxes[i][1].stop
+        for g, (g0, g1) in enumerate(spans):
+            if min(x1, g1) - max(x0, g0) >= STACKED * min(x1 - x0, g1 - g0):
+                groups[g].append(i)
+                spans[g] = (min(x0, g0), max(x1, g1))
+                break
+        else:
+            groups.append([i])
+            spans.append((x0, x1))
+    return groups
+
+
+def _slant(labels: np.ndarray, blobs: list[int], boxes: list) -> float:
+    """How far the writing leans: the median over sizeable blobs narrower than tall of |dx/dy| along their ink
+    (image moments)."""
+    leans = []
+    for i in blobs:
+        height, width = (s.stop - s.start for s in boxes[i])
+        if width > height:
+            continue  # perhaps several digits: their layout is no slant
+        ys, xs = np.nonzero(labels[boxes[i]] == i + 1)
+        spread = float(((ys - ys.mean()) ** 2).mean())
+        leans.append(abs(float(((xs - xs.mean()) * (ys - ys.mean())).mean())) / spread if spread > 0 else 0.0)
+    return float(np.median(leans)) if leans else 0.0  # no single digit to tell: upright
+
+
+def _atom(mask: np.ndarray, blob: int, partial: bool) -> _Atom:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    box = (int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1)
+    return _Atom(mask, *box, int(mask.sum()), blob, partial)
+
+
+def _slices(blob: np.ndarray, box: tuple[slice, slice], reference: float, slant: float, *, blob_id: int) -> list[_Atom]:
+    """A blob as one atom, or, when it is wide enough to be touching digits, cut along the paths that cross
+    the least ink, starting from its thinnest columns (touching digits overlap: no straight cut parts them)."""
+    ys, xs = box
+    window = blob[ys, xs]
+    width, height = window.shape[1], window.shape[0]
+    if width - slant * height <= SPLIT_WIDTH * min(reference, height):  # slanted writing is wider
+        return [_atom(blob, blob_id, partial=False)]
+    least = max(1, round(MIN_SLICE * reference))
+    starts = _thinnest_columns(window, least, reference)
+    paths = [_cut_path(window, x, least) for x in starts]
+    columns = np.arange(width)[None, :]
+    pieces, left = [], np.full(window.shape[0], -1)
+    for right in [*paths, np.full(window.shape[0], width)]:
+        right = np.maximum(right, left)  # paths never cross: each slice lies between two of them
+        part = np.zeros_like(blob)
+        part[ys, xs] = window & (columns > left[:, None]) & (columns <= right[:, None])
+        if part.any():
+            pieces.append(_atom(part, blob_id, partial=True))
+        left = right
+    return pieces if len(pieces) > 1 else [_atom(blob, blob_id, partial=False)]
+
+
+def _thinnest_columns(window: np.ndarray, least: int, reference: float) -> list[int]:
+    """Where to start cutting: columns with locally least ink, no two closer than ``least``, left to right."""
+    width = window.shape[1]
+    profile = ndimage.uniform_filter1d(window.sum(axis=0).astype(np.float32), size=max(1, round(reference / 12)))
+    minima = [
+        x
+        for x in range(least, width - least)
+        if profile[x] <= profile[max(0, x - least // 2) : x + least // 2 + 1].min()
+    ]
+    cuts: list[int] = []
+    for x in sorted(minima, key=lambda x: profile[x]):  # thinnest first
+        if all(abs(x - c) >= least for c in cuts):
+            cuts.append(x)
+    return sorted(cuts[: max(1, int(width / least))])
+
+
+def _cut_path(window: np.ndarray, start: int, reach: int) -> np.ndarray:
+    """The column, per row, of the top-to-bottom path within ``reach`` of ``start`` that crosses the least ink
+    (one column of drift per row at most; drifting costs a little, so the path stays straight on paper)."""
+    lo, hi = max(0, start - reach), min(window.shape[1], start + reach + 1)
+    ink = window[:, lo:hi].astype(np.float32)
+    drift = 0.05
+    cost = ink[0] + drift * np.abs(np.arange(hi - lo) - (start - lo))
+    steps = np.zeros(ink.shape, dtype=np.int8)
+    options = np.full((3, hi - lo), np.inf, dtype=np.float32)  # from the left, straight above, the right
+    for y in range(1, ink.shape[0]):
+        options[0, 1:], options[1], options[2, :-1] = cost[:-1] + drift, cost, cost[1:] + drift
+        steps[y] = options.argmin(axis=0) - 1
+        cost = ink[y] + options.min(axis=0)
+    path = np.empty(ink.shape[0], dtype=int)
+    path[-1] = int(cost.argmin())
+    for y in range(ink.shape[0] - 1, 0, -1):
+        path[y - 1] = path[y] + steps[y, path[y]]
+    return path + lo
+
+
+def _candidates(atoms: list[_Atom], analysed: _Analysed, reference: float, slant: float) -> list[_Candidate]:
+    """Every run of neighbouring atoms that could be one digit, with its model input."""
+    out: list[_Candidate] = []
+    for start in range(len(atoms)):
+        x0, x1 = atoms[start].x0, atoms[start].x1
+        for stop in range(start + 1, min(len(atoms), start + MAX_RUN) + 1):
+            if stop > start + 1:
+                nxt = atoms[stop - 1]
+                if nxt.x0 - x1 > JOIN_GAP * reference:
+                    break
+                x0, x1 = min(x0, nxt.x0), max(x1, nxt.x1)
+                if x1 - x0 > MAX_DIGIT_WIDTH * reference:
+                    break
+            candidate = _candidate(atoms, start, stop, analysed, reference, slant)
+            if candidate is not None:
+                out.append(candidate)
+    return out
+
+
+def _candidate(atoms: list[_Atom], start: int, stop: int, analysed: _Analysed, reference: float, slant: float):
+    run = atoms[start:stop]
+    if max(a.y1 for a in run) - min(a.y0 for a in run) < MIN_DIGIT_HEIGHT * reference:
+        return None
+    mask = run[0].mask if len(run) == 1 else np.logical_or.reduce([a.mask for a in run])
+    found = analysed.ink.cut_out(mask)
+    prepared = preprocess_ink(found.ink, extent=max(found.ink.shape) * analysed.factor)
+    if prepared.no_digit:
+        return None
+    y0, y1, x0, x1 = found.box
+    f, (ox, oy) = analysed.factor, analysed.offset
+    box = (ox + round(x0 * f), oy + round(y0 * f), max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
+    upright = max(x1 - x0 - slant * (y1 - y0), 0.2 * (x1 - x0))
+    cut = {a.blob for a in run if a.partial}
+    partial = any(a.blob in cut and not start <= k < stop for k, a in enumerate(atoms))
+    return _Candidate(start, stop, prepared.image, box, float(np.log(upright / (y1 - y0))), partial)
+
+
+# --------------------------------------------------------------------------- choosing the reading
+
+
+def _best_reading(
+    atoms: list[_Atom], reference: float, candidates: list[_Candidate], probabilities: np.ndarray, refused: np.ndarray
+) -> NumberReading:
+    """The cheapest way to read the atoms left to right as digits, leaving stray marks out (dynamic programming
+    over how many atoms are used)."""
+    reference_ink = float(np.median([a.ink for a in atoms if a.ink >= SIZEABLE_INK * max(b.ink for b in atoms)]))
+    costs = [_cost(c, p, r) for c, p, r in zip(candidates, probabilities, refused, strict=True)]
+    by_start: dict[int, list[int]] = {}
+    for k, c in enumerate(candidates):
+        by_start.setdefault(c.start, []).append(k)
+    best = [np.inf] * (len(atoms) + 1)  # best[i]: the cheapest reading of atoms[:i]
+    best[0], came_from = 0.0, [None] * (len(atoms) + 1)
+    for i in range(len(atoms)):
+        if not np.isfinite(best[i]):
+            continue
+        skip = best[i] + SKIP_COST * max(atoms[i].ink / reference_ink, (atoms[i].y1 - atoms[i].y0) / reference)
+        if skip < best[i + 1]:
+            best[i + 1], came_from[i + 1] = skip, (i, None)
+        for k in by_start.get(i, []):
+            stop = candidates[k].stop
+            if best[i] + costs[k] < best[stop]:
+                best[stop], came_from[stop] = best[i] + costs[k], (i, k)
+    chosen, i = [], len(atoms)
+    while i > 0:
+        i, k = came_from[i]
+        if k is not None:
+            chosen.append(k)
+    chosen.reverse()
+    digits = [_digit(candidates[k], probabilities[k], bool(refused[k])) for k in chosen]
+    return _reading(digits)
+
+
+def _cost(candidate: _Candidate, probabilities: np.ndarray, refused: bool) -> float:
+    """What reading a candidate as its most probable digit costs the search, in nats. A blob is cut only into
+    digits: a part of a cut blob that is not one (half an X) is no reading at all."""
+    if refused and candidate.partial:
+        return np.inf
+    mean, spread = ASPECTS[int(probabilities.argmax())]
+    unlikely_shape = 0.5 * max(0.0, (candidate.aspect - mean) / spread - WIDE_Z) ** 2  # too wide: merged digits
+    return -np.log(max(float(probabilities.max()), 1e-9)) + DIGIT_COST + unlikely_shape + REFUSED_COST * refused
+
+
+def aspect_statistics(images: np.ndarray, labels: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """Per digit, the mean and spread of log(width / height) of MNIST digits' ink (uint8, ink high)."""
+    ink = np.asarray(images) > 64
+    rows, cols = ink.any(axis=2), ink.any(axis=1)
+    heights = rows.shape[1] - rows[:, ::-1].argmax(axis=1) - rows.argmax(axis=1)
+    widths = cols.shape[1] - cols[:, ::-1].argmax(axis=1) - cols.argmax(axis=1)
+    aspects = np.log(widths / heights)
+    return tuple((float(aspects[labels == d].mean()), float(aspects[labels == d].std())) for d in range(10))
+
+
+def _digit(candidate: _Candidate, probabilities: np.ndarray, refused: bool) -> NumberDigit:
+    digit = int(probabilities.argmax())
+    return NumberDigit(
+        digit=digit,
+        confidence=float(probabilities[digit]),
+        probabilities=[float(p) for p in probabilities],
+        box=candidate.box,
+        input_image=candidate.image,
+        refused=refused,
+    )
+
+
+def _reading(digits: list[NumberDigit]) -> NumberReading:
+    if not digits or all(d.refused for d in digits):
+        return NumberReading(
+            number=None, confidence=None, digits=digits, reason="not a number: no digit in the ink", not_a_number=True
+        )
+    if len(digits) > MAX_DIGITS:
+        return NumberReading(
+            number=None,
+            confidence=None,
+            digits=digits,
+            reason=f"not a number: more than {MAX_DIGITS} digits",
+            not_a_number=True,
+        )
+    confidence = float(np.prod([d.confidence for d in digits]))
+    return NumberReading(number="".join(str(d.digit) for d in digits), confidence=confidence, digits=digits)
