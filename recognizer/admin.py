@@ -1,4 +1,7 @@
-"""Admin pages for submissions, model versions and their history, training runs and accounts; writes use services."""
+"""Admin pages for submissions (digits, and numbers with their digits), model versions and their history,
+training runs and accounts; writes use services."""
+
+import base64
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -9,7 +12,15 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from recognizer.exceptions import ModelWeightsError, TrainingError
-from recognizer.models import ANSWERS, ModelVersion, ModelVersionEvent, Submission, TrainingRun
+from recognizer.models import (
+    ANSWERS,
+    DigitSample,
+    ModelVersion,
+    ModelVersionEvent,
+    NumberSubmission,
+    Submission,
+    TrainingRun,
+)
 from recognizer.services import account_delete, model_version_rollback, submission_delete
 from recognizer.services.training_runs import training_run_start
 
@@ -38,8 +49,48 @@ class TrueAnswerFilter(admin.SimpleListFilter):
         return queryset.with_true_answer(self.value()) if self.value() in ANSWERS else queryset
 
 
+class _StoredImageAdmin(admin.ModelAdmin):
+    """What the admin pages of digits and of numbers share: the original's images, the correction, deletion
+    through the service (so the images go with the rows), nothing added here."""
+
+    search_fields = ["user__username", "=id"]
+    list_select_related = ["user", "model_version"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="correction")
+    def correction(self, obj: Submission) -> str:
+        if not obj.is_corrected:
+            return "-"
+        return f"confirmed {obj.true_answer_label}" if obj.is_confirmed else f"→ {obj.true_answer_label}"
+
+    # Images through the access-checked views (staff may see every submission's): in production the media
+    # folder is not served at all.
+    @admin.display(description="image")
+    def thumbnail(self, obj: Submission) -> str:
+        url = reverse("recognizer:submission-preview", args=[obj.pk])
+        return format_html('<img src="{}" alt="submission {}" style="height:48px;width:auto">', url, obj.pk)
+
+    @admin.display(description="original image")
+    def original(self, obj: Submission) -> str:
+        url = reverse("recognizer:submission-image", args=[obj.pk])
+        return format_html('<img src="{}" alt="original" style="max-height:280px;width:auto">', url)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # submissions come from predictions only
+
+    def delete_model(self, request, obj: Submission) -> None:
+        submission_delete(submission=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for submission in queryset:
+                submission_delete(submission=submission)
+
+
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin):
+class SubmissionAdmin(_StoredImageAdmin):
+    """Single digits; numbers have their own pages."""
+
     list_display = [
         "id",
         "thumbnail",
@@ -62,9 +113,6 @@ class SubmissionAdmin(admin.ModelAdmin):
         "excluded_from_training",
         "created_at",
     ]
-    search_fields = ["user__username", "=id"]
-    list_select_related = ["user", "model_version"]
-    date_hierarchy = "created_at"
     readonly_fields = [
         "original",
         "model_input",
@@ -85,46 +133,105 @@ class SubmissionAdmin(admin.ModelAdmin):
     ]
     fields = readonly_fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).digits()
+
     @admin.display(description="model said", ordering="predicted_digit")
     def answer(self, obj: Submission) -> str:
         if obj.not_a_digit and obj.refusal_reason and obj.refusal_reason != obj.answer_label:
             return f"{obj.answer_label} ({obj.refusal_reason})"
         return obj.answer_label
 
-    @admin.display(description="correction")
-    def correction(self, obj: Submission) -> str:
-        if not obj.is_corrected:
-            return "-"
-        return f"confirmed {obj.true_answer_label}" if obj.is_confirmed else f"→ {obj.true_answer_label}"
-
-    # Images through the access-checked views (staff may see every submission's): in production the media
-    # folder is not served at all.
-    @admin.display(description="image")
-    def thumbnail(self, obj: Submission) -> str:
-        url = reverse("recognizer:submission-preview", args=[obj.pk])
-        return format_html('<img src="{}" alt="submission {}" style="height:48px;width:auto">', url, obj.pk)
-
-    @admin.display(description="original image")
-    def original(self, obj: Submission) -> str:
-        url = reverse("recognizer:submission-image", args=[obj.pk])
-        return format_html('<img src="{}" alt="original" style="max-height:280px;width:auto">', url)
-
     @admin.display(description="model input (28x28)")
     def model_input(self, obj: Submission) -> str:
         url = reverse("recognizer:submission-input", args=[obj.pk])
         return format_html('<img src="{}" alt="model input" style="height:112px;image-rendering:pixelated">', url)
 
-    def has_add_permission(self, request) -> bool:
-        return False  # submissions come from predictions only
 
-    # Deleting here goes through the service, so the images go with the rows.
-    def delete_model(self, request, obj: Submission) -> None:
-        submission_delete(submission=obj)
+class DigitSampleInline(admin.TabularInline):
+    """A number's digits, left to right, read-only."""
 
-    def delete_queryset(self, request, queryset) -> None:
-        with transaction.atomic():
-            for submission in queryset:
-                submission_delete(submission=submission)
+    model = DigitSample
+    fk_name = "submission"
+    extra = 0
+    fields = ["position", "model_input", "predicted_digit", "confidence", "refused", "corrected_digit", "box"]
+    readonly_fields = fields
+
+    @admin.display(description="model input (28x28)")
+    def model_input(self, obj: DigitSample) -> str:
+        # Inline, as a data: URL (a few hundred bytes): the page views serve a digit's original, not its digits.
+        try:
+            with obj.input_image.open("rb") as handle:
+                png = handle.read()
+        except (OSError, ValueError):
+            return "(missing)"
+        src = "data:image/png;base64," + base64.b64encode(png).decode()
+        return format_html(
+            '<img src="{}" alt="digit {}" style="height:56px;image-rendering:pixelated">', src, obj.position
+        )
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a number's digits go with it (delete the number)
+
+
+@admin.register(NumberSubmission)
+class NumberAdmin(_StoredImageAdmin):
+    """Whole numbers with their digits inline; read-only, like the digits."""
+
+    list_display = [
+        "id",
+        "thumbnail",
+        "answer",
+        "confidence",
+        "correction",
+        "segmentation_wrong",
+        "user",
+        "source",
+        "model_version",
+        "created_at",
+    ]
+    list_display_links = ["id", "thumbnail"]
+    list_filter = [
+        "not_a_number",
+        "source",
+        "model_version",
+        CorrectedFilter,
+        "segmentation_wrong",
+        "excluded_from_training",
+        "created_at",
+    ]
+    search_fields = [*_StoredImageAdmin.search_fields, "predicted_number", "corrected_number"]
+    readonly_fields = [
+        "original",
+        "user",
+        "source",
+        "predicted_number",
+        "confidence",
+        "not_a_number",
+        "refusal_reason",
+        "model_version",
+        "created_at",
+        "corrected_number",
+        "segmentation_wrong",
+        "corrected_by",
+        "corrected_at",
+        "excluded_from_training",
+    ]
+    fields = readonly_fields
+    inlines = [DigitSampleInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).numbers()
+
+    @admin.display(description="number read", ordering="predicted_number")
+    def answer(self, obj: Submission) -> str:
+        return f"{obj.answer_label} ({obj.refusal_reason})" if obj.not_a_number else obj.answer_label
 
 
 @admin.register(ModelVersion)

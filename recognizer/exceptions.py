@@ -76,6 +76,12 @@ class InvalidCorrectionError(DigitVisionError):
     code = "invalid_digit"
 
 
+class InvalidNumberError(InvalidCorrectionError):
+    """A number is 1 to 12 of the digits 0-9."""
+
+    code = "invalid_number"
+
+
 class NotReplaceableError(DigitVisionError):
     """Only your own uncorrected submission can be replaced."""
 

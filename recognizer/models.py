@@ -1,4 +1,5 @@
-"""Database models: model versions and their history, submissions, and the training runs that make versions."""
+"""Database models: model versions and their history, submissions (a digit or a number) with the digits of a
+number, and the training runs that make versions."""
 
 import uuid
 from pathlib import PurePosixPath
@@ -13,6 +14,8 @@ from imagekit.processors import ResizeToFit, Transpose
 
 DIGIT_CHOICES = [(d, str(d)) for d in range(10)]
 NOT_A_DIGIT_TEXT = "not a digit"  # how pages and the admin name that answer
+NOT_A_NUMBER_TEXT = "not a number"
+MAX_NUMBER_DIGITS = 12  # ml.numbers.MAX_DIGITS; models never import ml
 
 
 class ModelVersion(models.Model):
@@ -55,6 +58,10 @@ def submission_input_path(instance: "Submission", filename: str) -> str:
     return _generated_name("submissions/inputs", filename)
 
 
+def digit_sample_input_path(instance: "DigitSample", filename: str) -> str:
+    return _generated_name("submissions/inputs", filename)
+
+
 PREVIEW_SIDE = 192  # History shows originals at 96 CSS px: twice that for high-density screens
 
 
@@ -77,9 +84,12 @@ REVIEW_STATES = {
 # The two answers a stored submission can have, for filters on what the model said and on the true answer (a
 # blank image has no digit and is never stored).
 ANSWERS = {"digit": "A digit", "not_a_digit": "Not a digit"}
+NUMBER_ANSWERS = {"number": "A number", "not_a_number": "Not a number"}
 
-# A correction is a digit or "not a digit", never both (a constraint below); uncorrected is neither.
-_CORRECTED = Q(corrected_digit__isnull=False) | Q(corrected_not_a_digit=True)
+# A correction is a digit or "not a digit", never both (a constraint below); uncorrected is neither. A number's
+# correction is its true number (the digit fields are empty for a number, the number fields for a digit).
+_CORRECTED = Q(corrected_digit__isnull=False) | Q(corrected_not_a_digit=True) | Q(corrected_number__gt="")
+_UNCORRECTED = Q(corrected_digit__isnull=True, corrected_not_a_digit=False, corrected_number="")
 # The true answer: the correction if any, else the model's.
 _TRUE_NOT_A_DIGIT = Q(corrected_not_a_digit=True) | Q(corrected_digit__isnull=True, not_a_digit=True)
 _TRUE_DIGIT = Q(corrected_digit__isnull=False) | Q(corrected_not_a_digit=False, not_a_digit=False)
@@ -99,6 +109,24 @@ def _check_answer(answer: str) -> None:
 
 
 class SubmissionQuerySet(models.QuerySet):
+    def digits(self) -> "SubmissionQuerySet":
+        """Single digits (what the digit pages, /api/v1/predictions/ and the corrections curation show)."""
+        return self.filter(kind=Submission.Kind.DIGIT)
+
+    def numbers(self) -> "SubmissionQuerySet":
+        """Whole numbers, each with its digit samples."""
+        return self.filter(kind=Submission.Kind.NUMBER)
+
+    def with_true_number(self, number: str) -> "SubmissionQuerySet":
+        """Numbers whose true number is ``number``: the correction if any, else what was read."""
+        return self.filter(Q(corrected_number=number) | Q(corrected_number="", predicted_number=number))
+
+    def with_number_answer(self, answer: str) -> "SubmissionQuerySet":
+        """Numbers by what was read, one of NUMBER_ANSWERS: ``number`` or ``not_a_number``."""
+        if answer not in NUMBER_ANSWERS:
+            raise ValueError(f"unknown answer {answer!r}: choose one of {', '.join(NUMBER_ANSWERS)}")
+        return self.filter(not_a_number=answer == "not_a_number")
+
     def with_true_digit(self, digit: int) -> "SubmissionQuerySet":
         """Submissions whose true digit is ``digit``: the correction if any, else the prediction. A submission
         whose true answer is "not a digit" has no true digit."""
@@ -123,12 +151,9 @@ class SubmissionQuerySet(models.QuerySet):
         return self.with_true_not_a_digit(answer == "not_a_digit")
 
     def corrected(self, corrected: bool = True) -> "SubmissionQuerySet":
-        """Corrected submissions (to a digit or to "not a digit"), or with ``corrected=False`` the others."""
-        return (
-            self.filter(_CORRECTED)
-            if corrected
-            else self.filter(corrected_digit__isnull=True, corrected_not_a_digit=False)
-        )
+        """Corrected submissions (to a digit or to "not a digit"; a number to its true number), or with
+        ``corrected=False`` the others."""
+        return self.filter(_CORRECTED if corrected else _UNCORRECTED)
 
     def in_review_state(self, state: str) -> "SubmissionQuerySet":
         """Corrections by where staff's curation stands, one of REVIEW_STATES. Changed: the correction differs
@@ -146,11 +171,21 @@ class SubmissionQuerySet(models.QuerySet):
 class Submission(models.Model):
     """One image a person sent, with what the model version said and, maybe, the person's correction.
 
-    The model said one of two things (a constraint holds it): a digit with its confidence, or "not a digit"
-    with the reason and neither. The correction, if any, is a digit or "not a digit", never both.
+    A digit (``kind`` "digit"): the model said one of two things (a constraint holds it), a digit with its
+    confidence, or "not a digit" with the reason and neither; the correction, if any, is a digit or "not a
+    digit", never both. A number (``kind`` "number"): the number read (a string of digits, leading zeros kept)
+    with the whole number's confidence, or "not a number" with the reason and neither; its digits, left to
+    right, are its DigitSamples, which hold their 28x28 inputs (the number's own ``input_image`` is empty). Its
+    correction is the true number; when that has another count of digits than were found, the segmentation
+    was wrong and no digit is corrected. The digit fields of a number are empty, and the number fields of a
+    digit (constraints hold both).
     """
 
     objects = SubmissionQuerySet.as_manager()
+
+    class Kind(models.TextChoices):
+        DIGIT = "digit", "Digit"
+        NUMBER = "number", "Number"
 
     class Source(models.TextChoices):
         CANVAS = "canvas", "Canvas"
@@ -159,20 +194,35 @@ class Submission(models.Model):
         CLI = "cli", "Command line"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
+    kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.DIGIT)
     image = models.FileField(upload_to=submission_image_path, max_length=255)
-    input_image = models.FileField(upload_to=submission_input_path, max_length=255)
+    input_image = models.FileField(
+        upload_to=submission_input_path, max_length=255, blank=True, help_text="empty for a number"
+    )
     source = models.CharField(max_length=10, choices=Source.choices)
     predicted_digit = models.PositiveSmallIntegerField(choices=DIGIT_CHOICES, null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     not_a_digit = models.BooleanField(default=False, help_text="the model said the ink is not one digit")
     refusal_reason = models.CharField(
-        max_length=100, blank=True, help_text="why it is not a digit, as the predictor said it; empty for a digit"
+        max_length=100,
+        blank=True,
+        help_text="why it is not a digit (or not a number), as the predictor said it; empty for a digit (a number)",
     )
-    probabilities = models.JSONField()
+    probabilities = models.JSONField(help_text="a digit's ten; empty for a number (each digit sample has its own)")
+    predicted_number = models.CharField(
+        max_length=MAX_NUMBER_DIGITS, blank=True, help_text="the number read, leading zeros kept; empty otherwise"
+    )
+    not_a_number = models.BooleanField(default=False, help_text="the ink holds no number")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="submissions")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     corrected_digit = models.PositiveSmallIntegerField(choices=DIGIT_CHOICES, null=True, blank=True)
     corrected_not_a_digit = models.BooleanField(default=False, help_text="the person says it is not a digit")
+    corrected_number = models.CharField(
+        max_length=MAX_NUMBER_DIGITS, blank=True, help_text="the true number, if corrected; empty otherwise"
+    )
+    segmentation_wrong = models.BooleanField(
+        default=False, help_text="the true number has another count of digits than were found"
+    )
     corrected_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -183,7 +233,8 @@ class Submission(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "-created_at"], name="recognizer_sub_user_created")]
+        # Every list is one person's digits or numbers, newest first.
+        indexes = [models.Index(fields=["user", "kind", "-created_at"], name="recognizer_sub_user_kind")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(predicted_digit__isnull=True) | Q(predicted_digit__gte=0, predicted_digit__lte=9),
@@ -197,16 +248,37 @@ class Submission(models.Model):
                 condition=Q(confidence__isnull=True) | Q(confidence__gte=0.0, confidence__lte=1.0),
                 name="recognizer_confidence_0_1",
             ),
+            models.CheckConstraint(condition=Q(kind__in=["digit", "number"]), name="recognizer_submission_kind"),
             models.CheckConstraint(
-                condition=Q(
-                    not_a_digit=False, predicted_digit__isnull=False, confidence__isnull=False, refusal_reason=""
-                )
+                condition=Q(kind="number")
+                | Q(not_a_digit=False, predicted_digit__isnull=False, confidence__isnull=False, refusal_reason="")
                 | Q(not_a_digit=True, predicted_digit__isnull=True, confidence__isnull=True),
                 name="recognizer_a_digit_or_not_a_digit",
             ),
             models.CheckConstraint(
+                condition=Q(kind="digit")
+                | Q(not_a_number=False, predicted_number__gt="", confidence__isnull=False, refusal_reason="")
+                | Q(not_a_number=True, predicted_number="", confidence__isnull=True),
+                name="recognizer_a_number_or_not_a_number",
+            ),
+            # A digit has no number fields, a number no digit fields.
+            models.CheckConstraint(
+                condition=Q(kind="digit", predicted_number="", not_a_number=False)
+                | Q(kind="number", predicted_digit__isnull=True, not_a_digit=False),
+                name="recognizer_answer_of_its_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="digit", corrected_number="", segmentation_wrong=False)
+                | Q(kind="number", corrected_digit__isnull=True, corrected_not_a_digit=False),
+                name="recognizer_correction_of_its_kind",
+            ),
+            models.CheckConstraint(
                 condition=Q(corrected_digit__isnull=True) | Q(corrected_not_a_digit=False),
                 name="recognizer_corrected_to_one_answer",
+            ),
+            models.CheckConstraint(
+                condition=Q(segmentation_wrong=False) | Q(corrected_number__gt=""),
+                name="recognizer_segmentation_wrong_when_corrected",
             ),
         ]
 
@@ -221,8 +293,22 @@ class Submission(models.Model):
         return ImageCacheFile(SubmissionPreview(source=self.image))
 
     @property
+    def is_number(self) -> bool:
+        return self.kind == self.Kind.NUMBER
+
+    @property
     def is_corrected(self) -> bool:
-        return self.corrected_digit is not None or self.corrected_not_a_digit
+        return self.corrected_digit is not None or self.corrected_not_a_digit or bool(self.corrected_number)
+
+    @property
+    def number(self) -> str | None:
+        """The number read (a number's), or None: not a number, or a digit."""
+        return self.predicted_number or None
+
+    @property
+    def true_number(self) -> str | None:
+        """A number's correction if any, else what was read; None when neither is a number."""
+        return self.corrected_number or self.predicted_number or None
 
     @property
     def true_digit(self) -> int | None:
@@ -238,7 +324,10 @@ class Submission(models.Model):
 
     @property
     def is_confirmed(self) -> bool:
-        """Corrected to what the model said: the same digit, or "not a digit" twice."""
+        """Corrected to what the model said: the same digit, or "not a digit" twice; for a number, the number
+        read."""
+        if self.is_number:
+            return bool(self.corrected_number) and self.corrected_number == self.predicted_number
         if self.corrected_not_a_digit:
             return self.not_a_digit
         return self.corrected_digit is not None and self.corrected_digit == self.predicted_digit
@@ -254,12 +343,72 @@ class Submission(models.Model):
 
     @property
     def answer_label(self) -> str:
-        """What the model said, for people: "7" or "not a digit"."""
+        """What the model said, for people: "7" or "not a digit"; for a number "0427" or "not a number"."""
+        if self.is_number:
+            return self.predicted_number or NOT_A_NUMBER_TEXT
         return NOT_A_DIGIT_TEXT if self.not_a_digit else str(self.predicted_digit)
 
     @property
     def true_answer_label(self) -> str:
+        if self.is_number:
+            return self.true_number or NOT_A_NUMBER_TEXT
         return NOT_A_DIGIT_TEXT if self.true_not_a_digit else str(self.true_digit)
+
+
+class DigitSample(models.Model):
+    """One digit of a number, left to right from ``position`` 0: where it is in the original (pixels), the 28x28
+    input the model saw, what it read and, when the number was corrected with as many digits as were found,
+    the true digit (then it is retraining data, like a corrected single digit)."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="digit_samples")
+    position = models.PositiveSmallIntegerField(help_text="0 for the leftmost digit")
+    box_x = models.PositiveIntegerField()
+    box_y = models.PositiveIntegerField()
+    box_width = models.PositiveIntegerField()
+    box_height = models.PositiveIntegerField()
+    input_image = models.FileField(upload_to=digit_sample_input_path, max_length=255)
+    predicted_digit = models.PositiveSmallIntegerField(choices=DIGIT_CHOICES)
+    confidence = models.FloatField()
+    probabilities = models.JSONField()
+    refused = models.BooleanField(default=False, help_text="alone, this ink would be refused as not a digit")
+    corrected_digit = models.PositiveSmallIntegerField(choices=DIGIT_CHOICES, null=True, blank=True)
+
+    class Meta:
+        ordering = ["submission_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "position"], name="recognizer_one_digit_per_position"),
+            models.CheckConstraint(
+                condition=Q(predicted_digit__gte=0, predicted_digit__lte=9), name="recognizer_sample_digit_0_9"
+            ),
+            models.CheckConstraint(
+                condition=Q(corrected_digit__isnull=True) | Q(corrected_digit__gte=0, corrected_digit__lte=9),
+                name="recognizer_sample_corrected_digit_0_9",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0.0, confidence__lte=1.0), name="recognizer_sample_confidence_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"digit {self.position} of #{self.submission_id}: {self.true_digit}"
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """x, y, width, height in the original image's pixels."""
+        return (self.box_x, self.box_y, self.box_width, self.box_height)
+
+    @property
+    def true_digit(self) -> int:
+        return self.predicted_digit if self.corrected_digit is None else self.corrected_digit
+
+
+class NumberSubmission(Submission):
+    """The same rows as Submission, for the admin's own list of numbers (with their digits inline)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "number"
+        verbose_name_plural = "numbers"
 
 
 class ModelVersionEvent(models.Model):

@@ -4,10 +4,11 @@ from typing import Literal
 
 import numpy as np
 from django.db.models import F, QuerySet
+from django.db.models.fields.files import FieldFile
 from PIL import Image
 
 from recognizer.exceptions import NoActiveModelVersionError
-from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
+from recognizer.models import DigitSample, ModelVersion, ModelVersionEvent, Submission, TrainingRun
 
 
 def model_version_active() -> ModelVersion:
@@ -38,13 +39,13 @@ def submission_list_for_user(
     true_answer: str | None = None,
     order: SubmissionOrder = "newest",
 ) -> QuerySet[Submission]:
-    """A person's own submissions. ``digit`` filters on the true digit (the correction if any, else the
-    prediction); ``answer`` on what the model said and ``true_answer`` on the true answer, each ``digit`` or
-    ``not_a_digit``; ``corrected`` on either kind of correction."""
+    """A person's own single digits (numbers have their own list). ``digit`` filters on the true digit (the
+    correction if any, else the prediction); ``answer`` on what the model said and ``true_answer`` on the true
+    answer, each ``digit`` or ``not_a_digit``; ``corrected`` on either kind of correction."""
     if order not in _ORDERINGS:
         # A programming error, not a client's: the history form and the API's filter offer only these orders.
         raise ValueError(f"unknown order {order!r}: choose one of {', '.join(_ORDERINGS)}")
-    qs = Submission.objects.filter(user=user).select_related("model_version")
+    qs = Submission.objects.digits().filter(user=user).select_related("model_version")
     if digit is not None:
         qs = qs.with_true_digit(digit)
     if corrected is not None:
@@ -57,8 +58,29 @@ def submission_list_for_user(
 
 
 def submission_get_for_user(*, user, submission_id: int) -> Submission:
-    """One of the person's own submissions; another person's raises Submission.DoesNotExist like a missing one."""
-    return Submission.objects.select_related("model_version").get(user=user, pk=submission_id)
+    """One of the person's own single digits; another person's (or a number) raises Submission.DoesNotExist like
+    a missing one."""
+    return Submission.objects.digits().select_related("model_version").get(user=user, pk=submission_id)
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def number_list_for_user(*, user) -> QuerySet[Submission]:
+    """A person's own numbers, newest first, each with its digit samples (left to right)."""
+    return (
+        Submission.objects.numbers()
+        .filter(user=user)
+        .select_related("model_version")
+        .prefetch_related("digit_samples")
+        .order_by(*_ORDERINGS["newest"])
+    )
+
+
+def number_get_for_user(*, user, number_id: int) -> Submission:
+    """One of the person's own numbers; another person's (or a digit) raises Submission.DoesNotExist like a
+    missing one."""
+    return number_list_for_user(user=user).get(pk=number_id)
 
 
 # --------------------------------------------------------------------------- web: image access
@@ -70,11 +92,20 @@ def submission_get_visible_to(*, user, submission_id: int) -> Submission:
     return qs.get(pk=submission_id)
 
 
+def input_pixels(file: FieldFile) -> np.ndarray:
+    """A 28x28 model input as stored (8-bit PNG): float32 (28, 28) in [0, 1] with ink high."""
+    with file.open("rb") as handle, Image.open(handle) as img:
+        return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+
+
 def submission_input_pixels(*, submission: Submission) -> list[list[float]]:
-    """The 28x28 model input as stored (8-bit PNG), as rows of floats in [0, 1] with ink high."""
-    with submission.input_image.open("rb") as handle, Image.open(handle) as img:
-        pixels = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
-    return np.round(pixels, 4).tolist()
+    """A digit's 28x28 model input as rows of floats in [0, 1] with ink high."""
+    return np.round(input_pixels(submission.input_image), 4).tolist()
+
+
+def digit_sample_input_pixels(*, sample: DigitSample) -> list[list[float]]:
+    """The 28x28 model input of one digit of a number, as rows of floats in [0, 1] with ink high."""
+    return np.round(input_pixels(sample.input_image), 4).tolist()
 
 
 # --------------------------------------------------------------------------- model versions
@@ -89,9 +120,21 @@ def model_version_list() -> QuerySet[ModelVersion]:
 
 
 def submission_corrections_for_training() -> QuerySet[Submission]:
-    """Every corrected submission (to a digit, or to "not a digit", a confirmed refusal included) that still
+    """Every corrected single digit (to a digit, or to "not a digit", a confirmed refusal included) that still
     exists (a deleted one is gone, so never trained on) and that staff have not excluded, oldest first."""
-    return Submission.objects.corrected().filter(excluded_from_training=False).order_by("id")
+    return Submission.objects.digits().corrected().filter(excluded_from_training=False).order_by("id")
+
+
+def digit_sample_corrections_for_training() -> QuerySet[DigitSample]:
+    """Every corrected digit of a number (the number was corrected with as many digits as were found, so not
+    one whose segmentation was wrong) that still exists and whose number staff have not excluded, oldest
+    number first, left to right."""
+    return DigitSample.objects.filter(
+        corrected_digit__isnull=False,
+        submission__kind=Submission.Kind.NUMBER,
+        submission__segmentation_wrong=False,
+        submission__excluded_from_training=False,
+    ).order_by("submission_id", "position")
 
 
 def submission_corrections_for_review(
@@ -101,13 +144,13 @@ def submission_corrections_for_review(
     answer: str | None = None,
     true_answer: str | None = None,
 ) -> QuerySet[Submission]:
-    """Everyone's corrected submissions for staff to curate, newest correction first.
+    """Everyone's corrected single digits for staff to curate, newest correction first.
 
     digit: the corrected digit. state: one of REVIEW_STATES (changed, confirmed, included, excluded).
     answer: what the model said, true_answer: what the correction says; each one of ANSWERS (digit,
     not_a_digit): answer="digit", true_answer="not_a_digit" are the digits corrected to "not a digit".
     """
-    corrections = Submission.objects.corrected().select_related("user", "corrected_by")
+    corrections = Submission.objects.digits().corrected().select_related("user", "corrected_by")
     if digit is not None:
         corrections = corrections.filter(corrected_digit=digit)
     if state is not None:

@@ -7,24 +7,29 @@ from recognizer.api.serializers import (
     BatchBase64Serializer,
     BatchUploadSerializer,
     ErrorSerializer,
+    NumberBase64Serializer,
+    NumberUploadSerializer,
     PredictionBase64Serializer,
     PredictionUploadSerializer,
 )
 from recognizer.image_responses import MEDIA_TYPES
 
 ERROR_DESCRIPTIONS = {
-    400: "Invalid input (`invalid`, `invalid_image`, `parse_error`).",
+    400: "Invalid input (`invalid`, `invalid_image`, `parse_error`), or a correction that cannot be "
+    "(`invalid_digit`, `invalid_number`).",
     401: "No or a wrong token (`not_authenticated`, `authentication_failed`).",
     403: "Not allowed (`permission_denied`): staff-only endpoints, or a session request without its CSRF token.",
     404: "No such object among yours (`not_found`).",
-    409: "Conflicts with the current state: a `replaces` that is not your uncorrected prediction (`not_replaceable`), "
+    409: "Conflicts with the current state: a `replaces` that is not your uncorrected prediction (or number) "
+    "(`not_replaceable`), "
     "a run already in progress (`training_in_progress`, `details.run`), "
     "a run no longer in progress (`not_in_progress`), weights that fail their checksum (`model_weights_invalid`).",
     413: "The image or request is too large (`too_large`, `request_too_large`).",
     415: "The body is neither JSON nor multipart (`unsupported_media_type`), or the image is in a format other "
     "than PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP or TIFF (`unsupported_format`, `details.format`).",
     422: "The image holds no digit (`no_digit`: blank, or a dot); nothing was stored. (Ink that is not a digit is "
-    "a 201 with `not_a_digit: true`, stored.) Or a retraining that cannot work "
+    "a 201 with `not_a_digit: true`, stored; ink that holds no number a 201 with `not_a_number: true`.) "
+    "Or a retraining that cannot work "
     "(`training_not_possible`: no corrections, none in the holdout, or MNIST missing and not fetchable); no run "
     "was created.",
     429: "Too many requests (`throttled`); `details.retry_after` says how many seconds to wait.",
@@ -46,7 +51,7 @@ def responses(success: int, serializer, *errors: int) -> dict:
 
 
 # The media types image endpoints answer with, concrete: generated clients skip a wildcard like `image/*`.
-# An original is stored in the format it was sent in (services/submissions.py names its extension).
+# An original is stored in the format it was sent in (services/_storage.py names its extension).
 ORIGINAL_IMAGE_TYPES = tuple(dict.fromkeys(MEDIA_TYPES.values()))
 PREVIEW_IMAGE_TYPES = ("image/webp", *(t for t in ORIGINAL_IMAGE_TYPES if t != "image/webp"))
 INPUT_IMAGE_TYPES = ("image/png",)
@@ -78,6 +83,7 @@ PREDICTION_REQUEST = {
     "multipart/form-data": PredictionUploadSerializer,
     "application/json": PredictionBase64Serializer,
 }
+NUMBER_REQUEST = {"multipart/form-data": NumberUploadSerializer, "application/json": NumberBase64Serializer}
 BATCH_REQUEST = {"multipart/form-data": BatchUploadSerializer, "application/json": BatchBase64Serializer}
 
 # Real 28x28 PNGs (white on black, like MNIST) that the shipped model reads as 7 and 1: "Try it out" works.
@@ -88,6 +94,12 @@ SEVEN_PNG_BASE64 = (
 ONE_PNG_BASE64 = (
     "iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAAHUlEQVR42mNgoD9gROH9RxVgwqdz"
     "VHJUkghJGgEA7SsBKkgRMQcAAAAASUVORK5CYII="
+)
+# "42" in white on black, 72x48, that the shipped model reads as 42.
+FORTY_TWO_PNG_BASE64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAADwAAAAwAQAAAABlRSSkAAAAnUlEQVR42rXQsW0CQRCF4W+HCy6yiQgPXAEdACVQAiWQWnJwpV0p24E3cLAB"
+    "YgkWyw3gif55T5r3NPzLXMBofyPYOK9mwQdOguZzTXBK9QfcU0lZSP1CoBWEYBeEAbIwZgaCBYuwnhnhOPFOOOKNcNdz1Sn7QmqtqERDqj1L"
+    "lA5lyIS03Y0LmGyfff7g4Nr31mpX5l/rWf4b9fWPfQD9vyQINYFKEwAAAABJRU5ErkJggg=="
 )
 
 _PREDICTION = {
@@ -208,4 +220,143 @@ CORRECTION_REVIEW_EXAMPLES = [
 TOKEN_EXAMPLES = [
     OpenApiExample("Credentials", value={"username": "ada", "password": "correct horse battery"}, request_only=True),
     OpenApiExample("A token", value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"}, response_only=True),
+]
+
+_NUMBER_URL = "http://127.0.0.1:8000/api/v1/numbers/57/"
+_NUMBER = {
+    "id": 57,
+    "number": "42",
+    "confidence": 0.9999,
+    "not_a_number": False,
+    "reason": "",
+    "digits": [
+        {
+            "position": 0,
+            "digit": 4,
+            "confidence": 0.9999,
+            "probabilities": [0.0, 0.0, 0.0, 0.0, 0.9999, 0.0, 0.0, 0.0001, 0.0, 0.0],
+            "box": [7, 10, 21, 29],
+            "refused": False,
+            "corrected_digit": None,
+            "true_digit": 4,
+            "input": None,
+            "links": {"input_image": _NUMBER_URL + "digits/0/input-image/"},
+        },
+        {
+            "position": 1,
+            "digit": 2,
+            "confidence": 1.0,
+            "probabilities": [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            "box": [31, 9, 22, 30],
+            "refused": False,
+            "corrected_digit": None,
+            "true_digit": 2,
+            "input": None,
+            "links": {"input_image": _NUMBER_URL + "digits/1/input-image/"},
+        },
+    ],
+    "model_version": "digitnet-0dbd83b8",
+    "source": "api",
+    "created_at": "2026-12-01T09:30:12.504Z",
+    "corrected_number": None,
+    "segmentation_wrong": False,
+    "corrected_at": None,
+    "true_number": "42",
+    "is_corrected": False,
+    "links": {
+        "self": _NUMBER_URL,
+        "image": _NUMBER_URL + "image/",
+        "preview": _NUMBER_URL + "preview/",
+        "correction": _NUMBER_URL + "correction/",
+    },
+}
+# A shape whose every part is refused as not a digit: stored (so it can be corrected), with no number.
+_NOT_A_NUMBER = {
+    **_NUMBER,
+    "id": 58,
+    "number": None,
+    "confidence": None,
+    "not_a_number": True,
+    "reason": "not a number: no digit in the ink",
+    "digits": [],
+    "true_number": None,
+    "links": {name: url.replace("/57/", "/58/") for name, url in _NUMBER["links"].items()},
+}
+_NO_NUMBER = {
+    "error": {
+        "code": "no_digit",
+        "message": "No digit found (blank image: no ink found): draw or upload a number, its digits clearly visible.",
+        "details": {"reason": "blank image: no ink found"},
+    }
+}
+
+NUMBER_EXAMPLES = [
+    OpenApiExample(
+        "A data URL from a canvas",
+        value={"image": "data:image/png;base64," + FORTY_TWO_PNG_BASE64, "source": "canvas"},
+        request_only=True,
+        media_type="application/json",
+    ),
+    OpenApiExample("The number read", value=_NUMBER, response_only=True, status_codes=["201"]),
+    OpenApiExample("Not a number (stored)", value=_NOT_A_NUMBER, response_only=True, status_codes=["201"]),
+    OpenApiExample("A blank image", value=_NO_NUMBER, response_only=True, status_codes=["422"]),
+]
+
+NUMBER_BATCH_EXAMPLES = [
+    OpenApiExample(
+        "Two images in JSON",
+        value={"images": [FORTY_TWO_PNG_BASE64, "data:image/png;base64," + FORTY_TWO_PNG_BASE64]},
+        request_only=True,
+        media_type="application/json",
+    ),
+    OpenApiExample(
+        "One number, one not a number, one blank",
+        value={
+            "created": 2,
+            "failed": 1,
+            "results": [
+                {"index": 0, "status": 201, "number": _NUMBER},
+                {"index": 1, "status": 201, "number": _NOT_A_NUMBER},
+                {"index": 2, "status": 422, "error": _NO_NUMBER["error"]},
+            ],
+        },
+        response_only=True,
+        status_codes=["200"],
+    ),
+]
+
+_CORRECTED_AT = "2026-12-01T09:31:05.250Z"
+NUMBER_CORRECTION_EXAMPLES = [
+    OpenApiExample("It was 47", value={"true_number": "47"}, request_only=True),
+    OpenApiExample("Its second digit is a 7", value={"position": 1, "true_digit": 7}, request_only=True),
+    OpenApiExample("It was 2026 (four digits, two were found)", value={"true_number": "2026"}, request_only=True),
+    OpenApiExample(
+        "The corrected number",
+        value={
+            **_NUMBER,
+            "digits": [
+                {**_NUMBER["digits"][0], "corrected_digit": 4},
+                {**_NUMBER["digits"][1], "corrected_digit": 7, "true_digit": 7},
+            ],
+            "corrected_number": "47",
+            "corrected_at": _CORRECTED_AT,
+            "true_number": "47",
+            "is_corrected": True,
+        },
+        response_only=True,
+        status_codes=["200"],
+    ),
+    OpenApiExample(
+        "Corrected with another count of digits: none of them is corrected",
+        value={
+            **_NUMBER,
+            "corrected_number": "2026",
+            "segmentation_wrong": True,
+            "corrected_at": _CORRECTED_AT,
+            "true_number": "2026",
+            "is_corrected": True,
+        },
+        response_only=True,
+        status_codes=["200"],
+    ),
 ]

@@ -1,14 +1,15 @@
 """Request and response shapes of the API; they validate and present, services and selectors do the work."""
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ml.report import DigitChange, ModelFigures, ModelMetrics
-from recognizer.models import ModelVersion, Submission, TrainingRun
-from recognizer.selectors import submission_input_pixels
+from recognizer.models import MAX_NUMBER_DIGITS, DigitSample, ModelVersion, Submission, TrainingRun
+from recognizer.selectors import digit_sample_input_pixels, submission_input_pixels
 
 # --------------------------------------------------------------------------- errors (documentation only)
 
@@ -32,6 +33,16 @@ class PredictionLinksSerializer(serializers.Serializer):
     preview = serializers.CharField(help_text="A small WebP of the original, for lists.")
     input_image = serializers.CharField(help_text="The 28x28 model input as a PNG.")
     correction = serializers.CharField(help_text="PUT or PATCH the true digit, or that it is not a digit, here.")
+
+
+def _input_rows() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=28, max_length=28),
+        min_length=28,
+        max_length=28,
+        allow_null=True,
+        help_text="The 28x28 model input, rows of floats in [0, 1] (ink high), with `?include=input`; else null.",
+    )
 
 
 _REASON_HELP = (
@@ -111,26 +122,14 @@ class PredictionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(
-        serializers.ListField(
-            child=serializers.ListField(child=serializers.FloatField(), min_length=28, max_length=28),
-            min_length=28,
-            max_length=28,
-            allow_null=True,
-            help_text="The 28x28 model input, rows of floats in [0, 1] (ink high), with `?include=input`; else null.",
-        )
-    )
+    @extend_schema_field(_input_rows())
     def get_input(self, submission: Submission) -> list[list[float]] | None:
         # Only read from storage when asked for: listing a page of predictions stays cheap.
         return submission_input_pixels(submission=submission) if self.context.get("include_input") else None
 
     @extend_schema_field(PredictionLinksSerializer)
     def get_links(self, submission: Submission) -> dict:
-        def url(name: str) -> str:
-            path = reverse(f"api:prediction-{name}", args=[submission.pk])
-            request = self.context.get("request")
-            return request.build_absolute_uri(path) if request else path
-
+        url = _url_maker(self.context, "prediction", submission.pk)
         return {
             "self": url("detail"),
             "image": url("image"),
@@ -138,6 +137,17 @@ class PredictionSerializer(serializers.ModelSerializer):
             "input_image": url("input-image"),
             "correction": url("correction"),
         }
+
+
+def _url_maker(context: dict, basename: str, pk: int):
+    """url(name, *more): the absolute URL (relative without a request) of the API route `basename-name`."""
+
+    def url(name: str, *more) -> str:
+        path = reverse(f"api:{basename}-{name}", args=[pk, *more])
+        request = context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    return url
 
 
 # An image comes as a multipart file or, in JSON, as base64 / a data URL: one serializer for each body type.
@@ -174,11 +184,11 @@ def _source() -> serializers.ChoiceField:
     return _SourceField(choices=Submission.Source.choices, default=Submission.Source.API)
 
 
-def _replaces() -> serializers.IntegerField:
+def _replaces(what: str = "prediction") -> serializers.IntegerField:
     return serializers.IntegerField(
         required=False,
         min_value=1,
-        help_text="The id of your earlier, uncorrected prediction of the same drawing: it is deleted when this one "
+        help_text=f"The id of your earlier, uncorrected {what} of the same drawing: it is deleted when this one "
         "is stored, in the same transaction, so a drawing predicted after every stroke is kept once. Any other id "
         "(someone else's, corrected or gone) is refused with 409 `not_replaceable` and nothing is stored.",
     )
@@ -275,6 +285,209 @@ class CorrectionSerializer(serializers.Serializer):
     def correction(self) -> dict | None:
         """Keyword arguments for submission_correct; None for an empty PATCH."""
         return correction_arguments(self.validated_data, **self.FIELDS)
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+class _NumberTextField(serializers.CharField):
+    """A number as text (digits, leading zeros kept); null where the row has none (empty)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("validators", [RegexValidator(rf"^[0-9]{{1,{MAX_NUMBER_DIGITS}}}$")])
+        super().__init__(allow_null=True, read_only=True, **kwargs)
+
+    def to_representation(self, value: str | None) -> str | None:
+        return value or None
+
+
+class NumberDigitLinksSerializer(serializers.Serializer):
+    input_image = serializers.CharField(help_text="The digit's 28x28 model input as a PNG.")
+
+
+class NumberDigitSerializer(serializers.ModelSerializer):
+    """One digit of a number, left to right from `position` 0."""
+
+    position = serializers.IntegerField(min_value=0, help_text="0 for the leftmost digit.")
+    digit = serializers.IntegerField(source="predicted_digit", min_value=0, max_value=9, help_text="The digit read.")
+    confidence = serializers.FloatField(min_value=0.0, max_value=1.0, help_text="Calibrated probability of `digit`.")
+    probabilities = serializers.ListField(
+        child=serializers.FloatField(min_value=0.0, max_value=1.0),
+        min_length=10,
+        max_length=10,
+        help_text="Probability of each digit 0-9; they sum to 1.",
+    )
+    box = serializers.ListField(
+        child=serializers.IntegerField(min_value=0),
+        min_length=4,
+        max_length=4,
+        help_text="Where the digit is in the original image: [x, y, width, height] in its pixels.",
+    )
+    refused = serializers.BooleanField(help_text="Alone, this ink would be refused as not a digit.")
+    corrected_digit = serializers.IntegerField(
+        min_value=0,
+        max_value=9,
+        allow_null=True,
+        help_text="Its true digit, once the number was corrected with as many digits as were found.",
+    )
+    true_digit = serializers.IntegerField(min_value=0, max_value=9, help_text="`corrected_digit` if any, else `digit`.")
+    input = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DigitSample
+        fields = [
+            "position",
+            "digit",
+            "confidence",
+            "probabilities",
+            "box",
+            "refused",
+            "corrected_digit",
+            "true_digit",
+            "input",
+            "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(_input_rows())
+    def get_input(self, sample: DigitSample) -> list[list[float]] | None:
+        return digit_sample_input_pixels(sample=sample) if self.context.get("include_input") else None
+
+    @extend_schema_field(NumberDigitLinksSerializer)
+    def get_links(self, sample: DigitSample) -> dict:
+        url = _url_maker(self.context, "number", sample.submission_id)
+        return {"input_image": url("digit-input-image", sample.position)}
+
+
+class NumberLinksSerializer(serializers.Serializer):
+    self = serializers.CharField()
+    image = serializers.CharField(help_text="The original image as sent.")
+    preview = serializers.CharField(help_text="A small WebP of the original, for lists.")
+    correction = serializers.CharField(help_text="PUT or PATCH the true number, or one digit, here.")
+
+
+class NumberSerializer(serializers.ModelSerializer):
+    """A stored number: the digits read (`number`, leading zeros kept) with the whole number's confidence and
+    each digit, left to right; or `not_a_number` (then `number` and `confidence` are null and `reason` says
+    why). Each digit's `input` (28x28 floats) only when asked for with `?include=input`."""
+
+    number = _NumberTextField(help_text="The number read, e.g. `0427`; null when not a number.")
+    confidence = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        allow_null=True,
+        help_text="Calibrated probability that the whole number is right; null when not a number.",
+    )
+    not_a_number = serializers.BooleanField(help_text="The ink holds no digit that could make a number.")
+    reason = serializers.CharField(source="refusal_reason", help_text="Why it is not a number; empty for a number.")
+    digits = NumberDigitSerializer(source="digit_samples", many=True, help_text="The digits found, left to right.")
+    model_version = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    corrected_number = _NumberTextField(help_text="The true number it was corrected to, if any.")
+    segmentation_wrong = serializers.BooleanField(
+        help_text="The true number has another count of digits than were found: no digit was corrected."
+    )
+    true_number = _NumberTextField(help_text="`corrected_number` if any, else `number`.")
+    is_corrected = serializers.BooleanField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id",
+            "number",
+            "confidence",
+            "not_a_number",
+            "reason",
+            "digits",
+            "model_version",
+            "source",
+            "created_at",
+            "corrected_number",
+            "segmentation_wrong",
+            "corrected_at",
+            "true_number",
+            "is_corrected",
+            "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(NumberLinksSerializer)
+    def get_links(self, submission: Submission) -> dict:
+        url = _url_maker(self.context, "number", submission.pk)
+        return {
+            "self": url("detail"),
+            "image": url("image"),
+            "preview": url("preview"),
+            "correction": url("correction"),
+        }
+
+
+class NumberUploadSerializer(PredictionUploadSerializer):
+    replaces = _replaces("number")
+
+
+class NumberBase64Serializer(PredictionBase64Serializer):
+    replaces = _replaces("number")
+
+
+class NumberBatchItemSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the image in the request.")
+    status = serializers.IntegerField(help_text="What a single request for this image would have answered.")
+    number = NumberSerializer(required=False, help_text="Present when status is 201.")
+    error = ErrorDetailSerializer(required=False, help_text="Present otherwise; nothing was stored for it.")
+
+
+class NumberBatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = NumberBatchItemSerializer(many=True)
+
+
+class NumberCorrectionSerializer(serializers.Serializer):
+    """The true number (`true_number`), or one digit of it (`position` with `true_digit`): one of the two."""
+
+    true_number = _StrictCharField(
+        required=False,
+        allow_blank=True,
+        help_text=f"The number really written, 1 to {MAX_NUMBER_DIGITS} digits, leading zeros kept (e.g. `0427`); "
+        "send what was read to confirm it. With another count of digits than were found, no digit is corrected "
+        "and `segmentation_wrong` is set.",
+    )
+    position = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_NUMBER_DIGITS - 1,
+        help_text="With `true_digit`: which digit to set, 0 for the leftmost; the others are confirmed.",
+    )
+    true_digit = serializers.IntegerField(
+        required=False, min_value=0, max_value=9, help_text="With `position`: the digit really written there."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        one_digit = {"position", "true_digit"} & set(attrs)
+        if "true_number" in attrs and one_digit:
+            raise serializers.ValidationError(
+                {"true_number": ["Send `true_number`, or `position` with `true_digit`, not both."]}
+            )
+        if len(one_digit) == 1:
+            missing = ({"position", "true_digit"} - one_digit).pop()
+            raise serializers.ValidationError({missing: ["Send `position` and `true_digit` together."]})
+        if not attrs and not self.partial:
+            raise serializers.ValidationError(
+                {"true_number": ["This field is required, unless you send `position` with `true_digit` instead."]}
+            )
+        return attrs
+
+    def correction(self) -> dict | None:
+        """Keyword arguments for number_correct (`true_number`) or number_digit_correct (`position`, `digit`);
+        None for an empty PATCH."""
+        attrs = self.validated_data
+        if "true_number" in attrs:
+            return {"true_number": attrs["true_number"]}
+        if "position" in attrs:
+            return {"position": attrs["position"], "digit": attrs["true_digit"]}
+        return None
 
 
 # --------------------------------------------------------------------------- curation (staff)

@@ -10,6 +10,7 @@ app_name = "api"
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("predictions", views.PredictionViewSet, basename="prediction")
+router.register("numbers", views.NumberViewSet, basename="number")
 router.register("models", views.ModelVersionViewSet, basename="model-version")
 router.register("training-runs", views.TrainingRunViewSet, basename="training-run")
 router.register("corrections", views.CorrectionViewSet, basename="correction")

@@ -1,64 +1,21 @@
-"""Writes of submissions: predict and store, correct, delete."""
+"""Writes of submissions: predict a digit and store it, correct, delete (a digit or a number), delete accounts."""
 
-import logging
-
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from ml.decode import ImageDecodeError, ImageFormatError, ImageTooLargeError, decode_image
 from ml.preprocess import model_input_png
-from recognizer import serving
-from recognizer.exceptions import (
-    InvalidCorrectionError,
-    InvalidImageError,
-    InvalidSourceError,
-    NoDigitError,
-    NotCorrectedError,
-    NotReplaceableError,
-    TooLargeError,
-    UnsupportedFormatError,
-)
+from recognizer.exceptions import InvalidCorrectionError, NotCorrectedError
 from recognizer.models import Submission
-
-logger = logging.getLogger(__name__)
-
-
-# The documented formats (Pillow's names) and the extension each stored original gets; the uploaded name is
-# never used. Anything else is refused from its header, before its pixels are decoded.
-_EXTENSIONS = {
-    "JPEG": ".jpg",
-    "MPO": ".jpg",  # what many cameras write: a JPEG with extra frames
-    "PNG": ".png",
-    "WEBP": ".webp",
-    "GIF": ".gif",
-    "BMP": ".bmp",
-    "TIFF": ".tiff",
-    "HEIF": ".heic",
-    "AVIF": ".avif",
-}
-
-
-def _decoded(image_bytes: bytes):
-    """The image decoded, once, with every limit checked: bytes, format, pixels."""
-    limit = settings.DIGITVISION_MAX_UPLOAD_BYTES
-    if len(image_bytes) > limit:
-        raise TooLargeError(f"The image is too large: {len(image_bytes):,} bytes (the limit is {limit:,}).")
-    if not image_bytes:
-        raise InvalidImageError("The image is empty.")
-    try:
-        return decode_image(image_bytes, formats=_EXTENSIONS)
-    except ImageTooLargeError as exc:
-        raise TooLargeError(str(exc)) from exc
-    except ImageFormatError as exc:
-        raise UnsupportedFormatError(
-            f"{exc.format} images are not accepted: send PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP or TIFF.",
-            details={"format": exc.format},
-        ) from exc
-    except ImageDecodeError as exc:
-        raise InvalidImageError(str(exc)) from exc
+from recognizer.services._storage import (
+    delete_with_files,
+    image_to_store,
+    read_with_active_model,
+    remove_files_on_commit,
+    stored_files,
+    storing,
+    with_their_files,
+)
 
 
 def submission_create(*, user, image_bytes: bytes, source: str, replaces_id: int | None = None) -> Submission:
@@ -69,27 +26,19 @@ def submission_create(*, user, image_bytes: bytes, source: str, replaces_id: int
 
     ``replaces_id``: an earlier, uncorrected submission of the same drawing by the same person (the draw page
     predicts after every stroke); it is deleted in the same transaction, so a digit drawn in three strokes is
-    stored once. Any other id (someone else's, corrected, gone) raises NotReplaceableError and stores nothing.
+    stored once. Any other id (someone else's, corrected, gone, a number) raises NotReplaceableError and stores
+    nothing.
     """
-    if source not in Submission.Source.values:
-        raise InvalidSourceError(f"unknown source {source!r}: choose one of {', '.join(Submission.Source.values)}")
-    if replaces_id is not None and not _replaceable(user=user, submission_id=replaces_id).exists():
-        raise NotReplaceableError()  # before the prediction's work; checked again, locked, when it is stored
-    image = _decoded(image_bytes)
+    kind = Submission.Kind.DIGIT
+    image = image_to_store(user=user, image_bytes=image_bytes, source=source, kind=kind, replaces_id=replaces_id)
 
-    predictor, version = serving.get_predictor()
-    try:
-        prediction = predictor.predict(image)
-    except ImageDecodeError as exc:
-        raise InvalidImageError(str(exc)) from exc
-    if prediction.no_digit:
-        reason = prediction.reason or "no ink found"
-        raise NoDigitError(
-            f"No digit found ({reason}): draw or upload a single, clearly visible digit.", details={"reason": reason}
-        )
+    prediction, version = read_with_active_model(
+        image, lambda predictor, decoded: predictor.predict(decoded), wanted="a single, clearly visible digit"
+    )
 
     submission = Submission(
         user=user,
+        kind=kind,
         source=source,
         predicted_digit=prediction.digit,
         confidence=prediction.confidence,
@@ -98,36 +47,10 @@ def submission_create(*, user, image_bytes: bytes, source: str, replaces_id: int
         probabilities=[float(p) for p in prediction.probabilities],
         model_version=version,
     )
-    extension = _EXTENSIONS[image.format]
-    written: list = []
-    try:
-        with transaction.atomic():
-            # upload_to replaces these names with generated ones; only the extension is kept.
-            submission.image.save(f"original{extension}", ContentFile(image_bytes), save=False)
-            written.append(submission.image)
-            submission.input_image.save("input.png", ContentFile(model_input_png(prediction.input_image)), save=False)
-            written.append(submission.input_image)
-            submission.save()
-            if replaces_id is not None:
-                # Locked and checked again: a correction saved while this image was predicted keeps its row.
-                replaced = _replaceable(user=user, submission_id=replaces_id).select_for_update().first()
-                if replaced is None:
-                    raise NotReplaceableError()
-                submission_delete(submission=replaced)
-    except BaseException:
-        # The row was rolled back; remove the files so none is orphaned (on_commit cannot see a failure).
-        for field_file in written:
-            try:
-                field_file.storage.delete(field_file.name)
-            except OSError:
-                logger.exception("could not remove %s after a failed submission", field_file.name)
-        submission.pk = None
-        raise
+    with storing(submission, image=image, image_bytes=image_bytes, replaces_id=replaces_id) as write:
+        write(submission.input_image, "input.png", model_input_png(prediction.input_image))
+        submission.save()
     return submission
-
-
-def _replaceable(*, user, submission_id: int):
-    return Submission.objects.filter(pk=submission_id, user=user).corrected(False)
 
 
 def submission_set_training_use(*, submission: Submission, user, use: bool) -> Submission:
@@ -141,42 +64,20 @@ def submission_set_training_use(*, submission: Submission, user, use: bool) -> S
     return submission
 
 
-def _stored_files(submission: Submission) -> list[tuple]:
-    """(storage, name) of every file a submission has: the original, the model input and the preview, if made."""
-    files = [(f.storage, f.name) for f in (submission.image, submission.input_image) if f]
-    if submission.image:
-        files.append((submission.preview.storage, submission.preview.name))
-    return files
-
-
-def _remove_files_on_commit(files: list[tuple]) -> None:
-    """Delete the files once the rows are gone for good; a rolled-back deletion keeps them."""
-
-    def remove_files() -> None:
-        for storage, name in files:
-            try:
-                storage.delete(name)
-            except OSError:
-                logger.exception("could not remove %s of a deleted submission", name)
-
-    transaction.on_commit(remove_files)
-
-
 def submission_delete(*, submission: Submission) -> None:
-    """Remove a submission and, once the deletion is committed, its files; no later retraining uses it."""
-    files = _stored_files(submission)
-    submission.delete()
-    _remove_files_on_commit(files)
+    """Remove a submission, a digit or a number, and, once the deletion is committed, its files (a number's
+    digit samples too); no later retraining uses it."""
+    delete_with_files(submission)
 
 
 def account_delete(*, user) -> int:
     """Delete a person's account and everything they sent (rows now, files once committed); returns how many
     submissions went. Corrections they made to others' submissions, as staff, stay, without their name."""
     with transaction.atomic():
-        submissions = list(Submission.objects.filter(user=user).only("pk", "image", "input_image"))
-        files = [file for submission in submissions for file in _stored_files(submission)]
+        submissions = list(with_their_files(Submission.objects.filter(user=user)))
+        files = [file for submission in submissions for file in stored_files(submission)]
         user.delete()  # the submissions, the API token and the sessions' owner go with it
-        _remove_files_on_commit(files)
+        remove_files_on_commit(files)
     return len(submissions)
 
 
@@ -191,13 +92,24 @@ def submission_correct(
         raise InvalidCorrectionError("Choose a digit from 0 to 9, or say it is not a digit.")
     if digit is not None and not_a_digit:
         raise InvalidCorrectionError("Choose a digit or say it is not a digit, not both.")
-    if digit is not None and (isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9):
-        raise InvalidCorrectionError(f"the digit must be a whole number from 0 to 9, not {digit!r}")
-    if submission.user_id != user.pk and not user.is_staff:
-        raise PermissionDenied("only the person who made a submission, or staff, can correct it")
+    if digit is not None:
+        check_digit(digit)
+    if submission.is_number:
+        raise InvalidCorrectionError("A number is corrected with its true number, not with one digit.")
+    check_may_correct(submission=submission, user=user)
     submission.corrected_digit = digit
     submission.corrected_not_a_digit = not_a_digit
     submission.corrected_by = user
     submission.corrected_at = timezone.now()
     submission.save(update_fields=["corrected_digit", "corrected_not_a_digit", "corrected_by", "corrected_at"])
     return submission
+
+
+def check_digit(digit) -> None:
+    if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9:
+        raise InvalidCorrectionError(f"the digit must be a whole number from 0 to 9, not {digit!r}")
+
+
+def check_may_correct(*, submission: Submission, user) -> None:
+    if submission.user_id != user.pk and not user.is_staff:
+        raise PermissionDenied("only the person who made a submission, or staff, can correct it")

@@ -1,7 +1,6 @@
 """Writes of training runs on the worker: claim the run, gather corrections, retrain, conclude, promote."""
 
 import dataclasses
-import io
 import logging
 import time
 from dataclasses import dataclass
@@ -11,18 +10,23 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image
 
 from ml import data as mnist
 from ml.refusal import NOT_A_DIGIT_LABEL
 from ml.retrain import CorrectionSet, RetrainConfig, RetrainError, RetrainTimeout
 from recognizer.exceptions import ModelWeightsError, NoActiveModelVersionError
 from recognizer.models import ModelVersionEvent, TrainingRun
-from recognizer.selectors import model_version_active, submission_corrections_for_training
+from recognizer.selectors import (
+    digit_sample_corrections_for_training,
+    input_pixels,
+    model_version_active,
+    submission_corrections_for_training,
+)
 from recognizer.services.model_versions import model_version_activate, model_version_register
 from recognizer.services.training_runs import (
     MAX_LOG_LINES,
     training_correction_key,
+    training_digit_sample_key,
     training_run_fail,
     training_run_finish,
     training_run_log,
@@ -81,11 +85,6 @@ def _claim(run_id: int) -> TrainingRun | None:
         return run
 
 
-def _input_pixels(submission) -> np.ndarray:
-    with submission.input_image.open("rb") as handle, Image.open(io.BytesIO(handle.read())) as img:
-        return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
-
-
 def _ml_retrain():
     # Imported when a run executes, on a worker: the pipeline pulls in torch (~500 MB), which web processes
     # never need. Tests replace this seam with a stand-in.
@@ -97,16 +96,25 @@ def _ml_retrain():
 def training_corrections():
     """People's corrected samples as the model saw them (the stored 28x28 inputs), as an ml CorrectionSet: a
     correction to a digit is labelled with it, one to "not a digit" (a confirmed refusal too) with
-    NOT_A_DIGIT_LABEL."""
+    NOT_A_DIGIT_LABEL; then the corrected digits of numbers, each labelled with its true digit."""
     images, labels, keys, skipped = [], [], [], []
-    for submission in submission_corrections_for_training().iterator():
+
+    def add(file, label: int, key: str, what: str) -> None:
         try:
-            images.append(_input_pixels(submission))
+            images.append(input_pixels(file))
         except (OSError, ValueError):
-            skipped.append(f"submission {submission.pk}: input image unreadable, skipped")
-            continue
-        labels.append(NOT_A_DIGIT_LABEL if submission.corrected_not_a_digit else submission.corrected_digit)
-        keys.append(training_correction_key(submission.pk))
+            skipped.append(f"{what}: input image unreadable, skipped")
+            return
+        labels.append(label)
+        keys.append(key)
+
+    for submission in submission_corrections_for_training().iterator():
+        label = NOT_A_DIGIT_LABEL if submission.corrected_not_a_digit else submission.corrected_digit
+        add(submission.input_image, label, training_correction_key(submission.pk), f"submission {submission.pk}")
+    for sample in digit_sample_corrections_for_training().iterator():
+        key = training_digit_sample_key(submission_id=sample.submission_id, position=sample.position)
+        what = f"digit {sample.position} of number {sample.submission_id}"
+        add(sample.input_image, sample.corrected_digit, key, what)
     corrections = CorrectionSet(
         images=np.stack(images) if images else np.zeros((0, 28, 28), np.float32),
         labels=np.asarray(labels, dtype=np.int64),

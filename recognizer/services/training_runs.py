@@ -21,7 +21,11 @@ from recognizer.exceptions import (
     TrainingRunFinishedError,
 )
 from recognizer.models import TrainingRun
-from recognizer.selectors import submission_corrections_for_training, training_run_current
+from recognizer.selectors import (
+    digit_sample_corrections_for_training,
+    submission_corrections_for_training,
+    training_run_current,
+)
 
 logger = logging.getLogger(__name__)
 State = TrainingRun.State
@@ -81,11 +85,25 @@ def training_correction_key(submission_id: int) -> str:
     return f"submission-{submission_id}"
 
 
+def training_digit_sample_key(*, submission_id: int, position: int) -> str:
+    """The stable key a corrected digit of a number is split by: its number and its place, which never change."""
+    return f"{training_correction_key(submission_id)}-digit-{position}"
+
+
+def training_correction_keys() -> list[str]:
+    """The split keys of every correction a retraining would use now: single digits, then numbers' digits."""
+    ids = submission_corrections_for_training().values_list("pk", flat=True)
+    places = digit_sample_corrections_for_training().values_list("submission_id", "position")
+    return [
+        *(training_correction_key(pk) for pk in ids),
+        *(training_digit_sample_key(submission_id=number, position=position) for number, position in places),
+    ]
+
+
 def training_run_problem() -> str | None:
     """Why a retraining cannot work right now (no MNIST that can be fetched, no corrections, an empty
     holdout), or None. Cheap: no torch, no images read; the network only when MNIST is missing."""
-    ids = submission_corrections_for_training().values_list("pk", flat=True)
-    problem = split_problem(training_correction_key(pk) for pk in ids)
+    problem = split_problem(training_correction_keys())
     if problem is not None:
         return problem
     if mnist.missing_files(mnist.DEFAULT_ROOT):

@@ -131,6 +131,33 @@ def blank_canvas() -> bytes:
     return canvas_png(lambda d: None)
 
 
+DIGIT_PITCH = 120  # px from one digit to the next in number_png: well apart, as written in boxes
+
+
+def number_png(digits: str, *, ink: int = 0, paper: int = 255) -> bytes:
+    """A number written with a thick pen, its digits (of 0, 2, 4, 7) well apart: what a clear photo shows."""
+    from ml.tests.drawing import draw_digit
+
+    image = Image.new("L", (DIGIT_PITCH * len(digits) + 60, 220), paper)
+    for position, digit in enumerate(digits):
+        draw_digit(image, digit, 150, 16, (75 + DIGIT_PITCH * position, 110), fill=ink)
+    return png_bytes(image)
+
+
+@pytest.fixture
+def number_704() -> bytes:
+    """ "704" dark on white, 420x220: the shipped model reads it as 704."""
+    return number_png("704")
+
+
+@pytest.fixture
+def number_png_file(tmp_path) -> Path:
+    """ "42" as a PNG file."""
+    path = tmp_path / "forty-two.png"
+    path.write_bytes(number_png("42"))
+    return path
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the test item, so fixtures can tell in teardown whether the test failed."""

@@ -7,7 +7,7 @@ import factory
 from django.contrib.auth import get_user_model
 from factory.django import DjangoModelFactory
 
-from recognizer.models import ModelVersion, Submission, TrainingRun
+from recognizer.models import DigitSample, ModelVersion, Submission, TrainingRun
 
 
 class UserFactory(DjangoModelFactory):
@@ -62,6 +62,57 @@ class SubmissionFactory(DjangoModelFactory):
         )
 
 
+class NumberFactory(DjangoModelFactory):
+    """A number (kind "number") with one digit sample per digit read; ``digits="12"`` gives other samples (say,
+    the refused parts of a number not read)."""
+
+    class Meta:
+        model = Submission
+        skip_postgeneration_save = True
+
+    user = factory.SubFactory(UserFactory)
+    kind = Submission.Kind.NUMBER
+    image = factory.django.ImageField(filename="original.png", width=160, height=64, color="white")
+    source = Submission.Source.CANVAS
+    predicted_number = "42"
+    confidence = 0.9
+    probabilities = factory.LazyFunction(list)
+    model_version = factory.SubFactory(ModelVersionFactory)
+
+    class Params:
+        # NumberFactory(refused=True): the ink held no number.
+        refused = factory.Trait(
+            predicted_number="",
+            confidence=None,
+            not_a_number=True,
+            refusal_reason="not a number: no digit in the ink",
+        )
+
+    @factory.post_generation
+    def digits(obj, create, extracted, **kwargs):
+        if not create:
+            return
+        digits = obj.predicted_number if extracted is None else extracted
+        for position, digit in enumerate(digits):
+            DigitSampleFactory(submission=obj, position=position, predicted_digit=int(digit), refused=obj.not_a_number)
+
+
+class DigitSampleFactory(DjangoModelFactory):
+    class Meta:
+        model = DigitSample
+
+    submission = factory.SubFactory(NumberFactory, digits="")
+    position = 0
+    box_x = factory.LazyAttribute(lambda o: 8 + 48 * o.position)
+    box_y = 8
+    box_width = 40
+    box_height = 48
+    input_image = factory.django.ImageField(filename="input.png", width=28, height=28, color="black")
+    predicted_digit = 4
+    confidence = 0.95
+    probabilities = factory.LazyAttribute(lambda o: _probabilities(o.predicted_digit, o.confidence))
+
+
 class TrainingRunFactory(DjangoModelFactory):
     """A training run row; a finished state (anything but queued/running/evaluating) is no longer in flight."""
 
@@ -77,12 +128,10 @@ def corrections_for_retraining(make: Callable[[int], Submission], *, at_least: i
     """Call ``make(i)`` (it stores the i-th corrected submission) ``at_least`` times, then more until the stable
     split holds some out and leaves some to train on, as a retraining requires; returns how many were made."""
     from ml.retrain.split import split_problem
-    from recognizer.services.training_runs import training_correction_key
+    from recognizer.services.training_runs import training_correction_keys
 
     made = 0
-    while made < at_least or split_problem(
-        training_correction_key(pk) for pk in Submission.objects.corrected().values_list("pk", flat=True)
-    ):
+    while made < at_least or split_problem(training_correction_keys()):
         make(made)
         made += 1
     return made

@@ -10,7 +10,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from digitvision_site.wsgi import application
-from recognizer.tests.factories import SubmissionFactory
+from recognizer.tests.factories import NumberFactory, SubmissionFactory
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -33,6 +33,17 @@ CONFIG = SchemathesisConfig.from_dict(
             },
             {
                 "include-path": "/api/v1/predictions/{id}/correction/",
+                "checks": {"positive_data_acceptance": {"enabled": False}},
+            },
+            # The same for numbers: any image string, and a correction of one form (a number of 0-9 digits only,
+            # or a position with its digit).
+            {
+                "include-path": "/api/v1/numbers/",
+                "include-method": "POST",
+                "checks": {"positive_data_acceptance": {"enabled": False}},
+            },
+            {
+                "include-path": "/api/v1/numbers/{id}/correction/",
                 "checks": {"positive_data_acceptance": {"enabled": False}},
             },
             {
@@ -67,9 +78,10 @@ def auth_headers(user, shipped_version, settings) -> dict:
     user.save()
     # Fuzzing sends hundreds of requests: throttling would answer most of them, and is tested on its own.
     settings.DIGITVISION_API_THROTTLE_RATES = {"user": None, "anon": None, "auth": None}
-    # A few real predictions, so that ids the fuzzer picks sometimes exist.
+    # A few real predictions and numbers, so that ids the fuzzer picks sometimes exist.
     for _ in range(3):
         SubmissionFactory(user=user)
+        NumberFactory(user=user)
     return {"Authorization": f"Token {Token.objects.create(user=user).key}"}
 
 

@@ -15,8 +15,8 @@ import yaml
 
 from recognizer.api import docs
 from recognizer.models import Submission
-from recognizer.services.submissions import _EXTENSIONS
-from recognizer.tests.conftest import canvas_png
+from recognizer.services._storage import EXTENSIONS
+from recognizer.tests.conftest import canvas_png, number_png
 from recognizer.tests.factories import UserFactory
 
 CONFIG = Path(__file__).resolve().parents[2] / "docs" / "openapi-python-client.yaml"
@@ -189,10 +189,57 @@ def test_not_a_digit_and_its_corrections(client_package, live_server, refusing_m
     assert (confirmed.true_digit, confirmed.corrected_not_a_digit, confirmed.corrected_digit) == (None, True, None)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_numbers_read_list_correct(client_package, live_server, shipped_version):
+    """A whole number through the generated client: the nested digits, the nullable number fields, both kinds of
+    correction and a digit's input image parse as the schema says."""
+    from digitvision_client.api.v1 import (
+        v1_numbers_correction_partial_update,
+        v1_numbers_correction_update,
+        v1_numbers_create,
+        v1_numbers_digits_input_image_retrieve,
+        v1_numbers_list,
+    )
+    from digitvision_client.models import (
+        Number,
+        NumberBase64Request,
+        NumberCorrectionRequest,
+        NumberUploadRequest,
+        PaginatedNumberList,
+        PatchedNumberCorrectionRequest,
+    )
+    from digitvision_client.types import File
+
+    api = _signed_in(live_server, "emmy")
+
+    upload = NumberUploadRequest(image=File(payload=io.BytesIO(number_png("704")), file_name="n.png"))
+    sent = v1_numbers_create.sync(client=api, body=upload)
+    assert isinstance(sent, Number), sent
+    assert (sent.number, sent.corrected_number, sent.is_corrected) == ("704", None, False)
+    assert [(d.position, d.digit, len(d.box)) for d in sent.digits] == [(0, 7, 4), (1, 0, 4), (2, 4, 4)]
+    text = NumberBase64Request(image=docs.FORTY_TWO_PNG_BASE64)
+    second = v1_numbers_create.sync(client=api, body=text)
+    assert isinstance(second, Number) and second.number == "42"
+
+    listed = v1_numbers_list.sync(client=api)
+    assert isinstance(listed, PaginatedNumberList) and [n.id for n in listed.results] == [second.id, sent.id]
+
+    fixed = v1_numbers_correction_update.sync(client=api, id=sent.id, body=NumberCorrectionRequest(true_number="2026"))
+    assert (fixed.true_number, fixed.segmentation_wrong, fixed.digits[0].corrected_digit) == ("2026", True, None)
+    one = v1_numbers_correction_partial_update.sync(
+        client=api, id=second.id, body=PatchedNumberCorrectionRequest(position=1, true_digit=7)
+    )
+    assert (one.true_number, [d.corrected_digit for d in one.digits]) == ("47", [4, 7])
+
+    model_input = v1_numbers_digits_input_image_retrieve.sync_detailed(client=api, id=sent.id, position=2)
+    assert model_input.status_code == 200 and model_input.headers["Content-Type"] == "image/png"
+    assert model_input.parsed.payload.read().startswith(b"\x89PNG")
+
+
 def test_schema_names_concrete_media_types_the_client_config_reads():
     """Every image type the schema names is one an original is stored as (or the preview's WebP), and the README's
     generator config reads each as bytes; no wildcard a generator would skip."""
-    stored = {mimetypes.guess_type(f"x{ext}")[0] for ext in _EXTENSIONS.values()}  # as FileResponse names them
+    stored = {mimetypes.guess_type(f"x{ext}")[0] for ext in EXTENSIONS.values()}  # as FileResponse names them
     assert set(docs.ORIGINAL_IMAGE_TYPES) == stored
     assert set(docs.PREVIEW_IMAGE_TYPES) == stored and docs.PREVIEW_IMAGE_TYPES[0] == "image/webp"
     overrides = yaml.safe_load(CONFIG.read_text())["content_type_overrides"]

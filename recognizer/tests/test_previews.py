@@ -151,6 +151,6 @@ def test_an_iphone_heic_photo_gets_a_preview(owner_client, user):
 def test_every_stored_extension_has_its_media_type():
     """Responses name their type from the stored extension, not from the system's mime.types."""
     from recognizer.image_responses import MEDIA_TYPES
-    from recognizer.services.submissions import _EXTENSIONS
+    from recognizer.services._storage import EXTENSIONS
 
-    assert set(_EXTENSIONS.values()) | {".webp", ".png"} == set(MEDIA_TYPES)
+    assert set(EXTENSIONS.values()) | {".webp", ".png"} == set(MEDIA_TYPES)

@@ -1,6 +1,7 @@
 """API views, thin: authenticate, validate with serializers, then call services and selectors; nothing more."""
 
 from recognizer.api.views.accounts import AccountDeleteView, AuthTokenView
+from recognizer.api.views.numbers import NumberViewSet
 from recognizer.api.views.predictions import PredictionViewSet
 from recognizer.api.views.staff import CorrectionViewSet, ModelVersionViewSet, TrainingRunViewSet
 
@@ -9,6 +10,7 @@ __all__ = [
     "AuthTokenView",
     "CorrectionViewSet",
     "ModelVersionViewSet",
+    "NumberViewSet",
     "PredictionViewSet",
     "TrainingRunViewSet",
 ]

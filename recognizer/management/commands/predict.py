@@ -1,4 +1,5 @@
-"""Recognise the digit in image files with the active model version; one JSON object per line with --json."""
+"""Recognise the digit (or, with --number, the number) in image files with the active model version; one JSON
+object per line with --json."""
 
 import json
 from pathlib import Path
@@ -7,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from ml.decode import ImageDecodeError
+from ml.numbers import read_number
 from ml.predictor import Predictor
 from ml.refusal import NOT_A_DIGIT
 from recognizer import serving
@@ -45,12 +47,18 @@ class Command(BaseCommand):
         '{"file", "digit", "confidence", "probabilities", "model_version"}; for ink that is not one digit '
         '"digit": null, "not_a_digit": true, "reason", "closest_digit", "closest_probability"; for a blank image '
         '"digit": null, "no_digit": true; {"file", "error"} for a file it cannot read. '
-        "Exits 1 if any file could not be read."
+        "With --number, read whole numbers instead: "
+        '{"file", "number", "confidence", "digits": [{"digit", "confidence", "probabilities", "box", "refused"}], '
+        '"model_version"}, with "number": null and "no_digit": true or "not_a_number": true (and "reason") when '
+        "there is none. Exits 1 if any file could not be read."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("files", nargs="+", metavar="FILE", help="image files (PNG, JPEG, ...)")
         parser.add_argument("--json", action="store_true", help="print one JSON object per line")
+        parser.add_argument(
+            "--number", action="store_true", help="read a whole number (1 to 12 digits) in each file, not one digit"
+        )
         parser.add_argument(
             "--checkpoint",
             type=Path,
@@ -60,25 +68,33 @@ class Command(BaseCommand):
 
     def handle(self, *args, files: list[str], checkpoint: Path | None, **options) -> None:
         render = self._as_json if options["json"] else self._as_text
+        read = self._read_number_file if options["number"] else self._predict_file
         predictor = _checkpoint_predictor(checkpoint) if checkpoint else _active_predictor()
         failed = 0
         for name in files:
-            result = self._predict_file(predictor, name)
+            result = read(predictor, name)
             failed += "error" in result
             self.stdout.write(render(result))
         if failed:
             raise CommandError(f"{failed} of {len(files)} file(s) could not be read", returncode=1)
 
     @staticmethod
-    def _predict_file(predictor, name: str) -> dict:
+    def _read(name: str, answer):
+        """``answer(data)`` for the file's bytes, or the error entry of a file that cannot be read."""
         try:
             data = Path(name).read_bytes()
         except OSError as exc:
             return {"file": name, "error": f"cannot read file: {exc.strerror or exc}"}
         try:
-            pred = predictor.predict(data)
+            return answer(data)
         except ImageDecodeError as exc:
             return {"file": name, "error": str(exc)}
+
+    @classmethod
+    def _predict_file(cls, predictor, name: str) -> dict:
+        pred = cls._read(name, predictor.predict)
+        if isinstance(pred, dict):
+            return pred
         result = {
             "file": name,
             "digit": pred.digit,
@@ -97,6 +113,33 @@ class Command(BaseCommand):
             )
         return result
 
+    @classmethod
+    def _read_number_file(cls, predictor, name: str) -> dict:
+        reading = cls._read(name, lambda data: read_number(predictor, data))
+        if isinstance(reading, dict):
+            return reading
+        result = {
+            "file": name,
+            "number": reading.number,
+            "confidence": _rounded(reading.confidence),
+            "digits": [
+                {
+                    "digit": digit.digit,
+                    "confidence": _rounded(digit.confidence),
+                    "probabilities": [_rounded(p) for p in digit.probabilities],
+                    "box": list(digit.box),
+                    "refused": digit.refused,
+                }
+                for digit in reading.digits
+            ],
+            "model_version": predictor.version,
+        }
+        if reading.no_digit:
+            result.update(no_digit=True, reason=reading.reason)
+        elif reading.not_a_number:
+            result.update(not_a_number=True, reason=reading.reason)
+        return result
+
     @staticmethod
     def _as_json(result: dict) -> str:
         return json.dumps(result)
@@ -107,6 +150,11 @@ class Command(BaseCommand):
             return f"{result['file']}: error: {result['error']}"
         if result.get("no_digit"):
             return f"{result['file']}: no digit found"
+        if result.get("not_a_number"):
+            return f"{result['file']}: not a number ({result['reason'].removeprefix('not a number: ')})"
+        if "number" in result:
+            digits = ", ".join(f"{d['digit']} {d['confidence']:.1%}" for d in result["digits"])
+            return f"{result['file']}: {result['number']} (confidence {result['confidence']:.1%}; digits {digits})"
         if result.get("not_a_digit"):
             # "not a digit (not a digit; ...)" would say it twice: only a more telling reason is repeated.
             reason = f"{result['reason']}; " if result["reason"] and result["reason"] != NOT_A_DIGIT else ""
