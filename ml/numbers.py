@@ -28,7 +28,8 @@ STACKED = 0.6  # blobs sharing this share of the narrower one's columns are one 
 JOIN_GAP = 0.25  # blobs further apart than this are never one digit
 SPLIT_WIDTH = 0.85  # a blob wider than this may be digits that touch: it is cut at the thinnest columns
 MIN_SLICE = 0.2  # no cut leaves a slice narrower than this (a 1 is about this wide)
-MAX_RUN = 4  # a digit is made of at most this many neighbouring blobs or slices
+CUT_STEP = 0.2  # ... and every this share of the reference height between them
+MAX_RUN = 8  # a digit is made of at most this many neighbouring blobs or slices
 # The search's costs, in nats: each digit read costs -log(its probability) plus DIGIT_COST, so a 0 is not
 # read as "11" unless the two 1s are far surer; a part the predictor refuses costs REFUSED_COST more; leaving
 # ink out costs SKIP_COST per reference digit's worth of ink, so stray marks go and digits stay. Chosen on
@@ -268,7 +269,11 @@ def _thinnest_columns(window: np.ndarray, least: int, reference: float) -> list[
     for x in sorted(minima, key=lambda x: profile[x]):  # thinnest first
         if all(abs(x - c) >= least for c in cuts):
             cuts.append(x)
-    return sorted(cuts[: max(1, int(width / least))])
+    cuts = sorted(cuts[: max(1, int(width / least))])
+    if CUT_STEP:  # and evenly spaced starts between them, for strokes that join along their length
+        step = max(2, round(CUT_STEP * reference))
+        cuts = sorted(set(cuts) | set(range(least, width - least + 1, step)))
+    return cuts
 
 
 def _cut_path(window: np.ndarray, start: int, reach: int) -> np.ndarray:
