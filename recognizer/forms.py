@@ -1,9 +1,10 @@
-"""Forms of the web pages: sign-up, account deletion, upload, correction, and the history and curation filters."""
+"""Forms of the web pages: sign-up, account deletion, upload, corrections of digits and numbers, and the history
+and curation filters."""
 
 from django import forms
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm, UserCreationForm
 
-from recognizer.models import ANSWERS, REVIEW_STATES
+from recognizer.models import ANSWERS, MAX_NUMBER_DIGITS, NUMBER_ANSWERS, REVIEW_STATES
 
 ACCEPTED_IMAGE_TYPES = "image/png,image/jpeg,image/heic,image/heif,image/avif,image/webp,image/gif,image/bmp,image/tiff"
 
@@ -90,24 +91,64 @@ class TrueAnswerForm(forms.Form):
         return {"digit": self.cleaned_data["digit"]}
 
 
+class NumberCorrectionForm(forms.Form):
+    """A number's correction without JavaScript: ✓ Correct (``confirm``), the number typed (``true_number``), or
+    one digit fixed (``position`` and the ``true_digit`` button pressed). The service checks the number."""
+
+    confirm = forms.BooleanField(required=False)
+    true_number = forms.CharField(required=False, max_length=MAX_NUMBER_DIGITS * 4)
+    position = forms.IntegerField(required=False, min_value=0, max_value=MAX_NUMBER_DIGITS - 1)
+    true_digit = forms.TypedChoiceField(
+        choices=[(d, str(d)) for d in range(10)], coerce=int, required=False, empty_value=None
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        given = [data.get("confirm"), bool(data.get("true_number")), data.get("true_digit") is not None]
+        if sum(given) != 1 or (data.get("true_digit") is not None and data.get("position") is None):
+            raise forms.ValidationError("Give one correction: the number, or one digit of it.", code="one_answer")
+        return data
+
+    def answer(self, number_read: str) -> dict:
+        """Keyword arguments for number_correct (``true_number``) or number_digit_correct (``position``,
+        ``digit``); confirming sends ``number_read``, what was read."""
+        data = self.cleaned_data
+        if data["true_digit"] is not None:
+            return {"position": data["position"], "digit": data["true_digit"]}
+        return {"true_number": number_read if data["confirm"] else data["true_number"]}
+
+
+KINDS = {"digit": "Digits", "number": "Numbers"}
+
+
 class HistoryFilterForm(forms.Form):
+    """History's filters, over digits and numbers alike. A digit filter on a number: its true number has that
+    digit. What the model said and the true answer name a kind too: "A number" shows numbers only."""
+
+    kind = forms.ChoiceField(label="Show", choices=[("", "Digits and numbers"), *KINDS.items()], required=False)
     digit = forms.TypedChoiceField(
         choices=[("", "Any digit")] + [(d, str(d)) for d in range(10)], coerce=int, required=False, empty_value=None
     )
     corrected = forms.ChoiceField(choices=[("", "All"), ("yes", "Corrected"), ("no", "Not corrected")], required=False)
-    # What the model said, and the true answer (the correction if any, else the model's): a digit or not.
-    answer = forms.ChoiceField(label="Model said", choices=[("", "Anything"), *ANSWERS.items()], required=False)
-    true_answer = forms.ChoiceField(label="True answer", choices=[("", "Anything"), *ANSWERS.items()], required=False)
+    # What the model said, and the true answer (the correction if any, else the model's): a digit or not, a
+    # number or not.
+    answer = forms.ChoiceField(
+        label="Model said", choices=[("", "Anything"), *ANSWERS.items(), *NUMBER_ANSWERS.items()], required=False
+    )
+    true_answer = forms.ChoiceField(
+        label="True answer", choices=[("", "Anything"), *ANSWERS.items(), *NUMBER_ANSWERS.items()], required=False
+    )
     order = forms.ChoiceField(
         choices=[("newest", "Newest first"), ("lowest_confidence", "Lowest confidence first")], required=False
     )
 
     def filters(self) -> dict:
-        """Keyword arguments for submission_list_for_user; invalid values are ignored rather than failing."""
+        """Keyword arguments for the history's list; invalid values are ignored rather than failing."""
         self.is_valid()  # cleaned_data keeps the fields that are valid
         data = self.cleaned_data
         corrected = {"yes": True, "no": False}.get(data.get("corrected") or "")
         return {
+            "kind": data.get("kind") or None,
             "digit": data.get("digit"),
             "corrected": corrected,
             "answer": data.get("answer") or None,

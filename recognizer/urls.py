@@ -17,6 +17,12 @@ urlpatterns = [
     path("submissions/<int:pk>/image/", people.submission_image, name="submission-image"),
     path("submissions/<int:pk>/preview/", people.submission_preview, name="submission-preview"),
     path("submissions/<int:pk>/input/", people.submission_input, name="submission-input"),
+    path("submissions/<int:pk>/number/", people.submission_read_as_number, name="submission-read-as-number"),
+    # Whole numbers: the Number page, and a number's page (its images are the submission's, above).
+    path("numbers/", people.numbers, name="numbers"),
+    path("numbers/<int:pk>/", people.number_detail, name="number-detail"),
+    path("numbers/<int:pk>/correct/", people.number_correct_view, name="number-correct"),
+    path("numbers/<int:pk>/delete/", people.number_delete_view, name="number-delete"),
     # Staff: curating corrections, the serving model, rollback and retraining.
     path("staff/corrections/", staff.corrections_page, name="staff-corrections"),
     path(

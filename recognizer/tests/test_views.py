@@ -1,6 +1,7 @@
 """The web pages, and the API calls their script makes, through Django's test client."""
 
 import io
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -686,7 +687,9 @@ def test_the_panel_carries_the_not_a_digit_answer_and_correction(client_in):
     assert 'data-reason="not a digit"' in html and 'data-reason="looks like several digits"' in html
     assert 'data-testid="prediction-closest"' in html
     assert 'name="not_a_digit" value="true" class="digit-btn not-a-digit-btn"' in html
-    assert "Read as a number" not in html and "/numbers/" not in html  # no link to a page that does not exist
+    # "Read as a number", for the answer "looks like several digits": there, hidden until then.
+    assert re.search(r'<form class="result-number-hint" method="post" data-result-number-hint hidden', html)
+    assert 'data-numbers-url="/api/v1/numbers/"' in html and ">Read as a number</button>" in html
 
 
 def test_a_refused_drawing_is_stored_and_answered_as_not_a_digit(client_in, refusing_model, canvas_seven):
@@ -717,7 +720,7 @@ def test_the_detail_page_of_a_refusal(client_in, user):
     assert "closest digit: 4, 31.0%" in html
     assert "Predicted not a digit Reason not a digit Closest digit 4 (31.0%)" in text
     assert "It may be a letter, a shape or a scribble." in text
-    assert '<p class="result-number-hint" data-result-number-hint hidden>' in html
+    assert re.search(r'<form class="result-number-hint" method="post" data-result-number-hint hidden', html)
     # The ten probabilities, none marked as the answer.
     assert "31.0%" in text and '<li data-digit="4" class="top">' not in html
     # Confirming says "not a digit"; each digit corrects it.
@@ -730,8 +733,11 @@ def test_several_digits_say_so_and_where_numbers_will_be_read(client_in, refusin
     assert data["not_a_digit"] and data["reason"] == "looks like several digits"
     html = _detail(client_in, Submission.objects.get(pk=data["id"]))
     assert '<p class="result-refusal-reason" data-reason="looks like several digits">' in html
-    assert '<p class="result-number-hint" data-result-number-hint>' in html
-    assert "Numbers will be readable on the Number page, once it exists." in html
+    action = reverse("recognizer:submission-read-as-number", args=[data["id"]])
+    assert re.search(
+        rf'<form class="result-number-hint" method="post" data-result-number-hint\s+action="{action}"', html
+    )
+    assert ">Read as a number</button>" in html
 
 
 def _correct_to(client, submission, **answer):

@@ -1,21 +1,49 @@
-"""The people's pages: draw, upload, history, a submission's detail, correction, deletion and images."""
+"""The people's pages: draw, upload, the Number page, history, a digit's or a number's detail, correction,
+deletion and images."""
+
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from PIL import Image, UnidentifiedImageError
 
+from ml.decode import register_image_formats
 from ml.refusal import NOT_A_DIGIT, SEVERAL_DIGITS
 from recognizer.exceptions import DigitVisionError, InvalidCorrectionError
-from recognizer.forms import ACCEPTED_IMAGE_TYPES, HistoryFilterForm, TrueAnswerForm, UploadForm
+from recognizer.forms import (
+    ACCEPTED_IMAGE_TYPES,
+    HistoryFilterForm,
+    NumberCorrectionForm,
+    TrueAnswerForm,
+    UploadForm,
+)
 from recognizer.image_responses import private_file_response, private_preview_response
-from recognizer.models import Submission
+from recognizer.models import ANSWERS, NUMBER_ANSWERS, DigitSample, Submission
 from recognizer.request_images import read_uploaded_file
-from recognizer.selectors import submission_get_for_user, submission_get_visible_to, submission_list_for_user
-from recognizer.services import submission_correct, submission_create, submission_delete
+from recognizer.selectors import (
+    LEAST_SURE_FIRST,
+    number_get_for_user,
+    number_list_for_user,
+    submission_get_for_user,
+    submission_get_visible_to,
+    submission_list_for_user,
+)
+from recognizer.services import (
+    number_correct,
+    number_create,
+    number_digit_correct,
+    submission_correct,
+    submission_create,
+    submission_delete,
+)
 from recognizer.templatetags.digitvision import percent
 from recognizer.views.errors import refusal_response
 
@@ -26,6 +54,10 @@ REFUSAL_REASONS = {
 }
 
 HISTORY_PAGE_SIZE = 24
+
+# A digit of a number read with less confidence than this, or that alone would be refused as not a digit, is
+# marked unsure on the pages (static/recognizer/number_page.js reads it from the panel).
+UNSURE_BELOW = 0.8
 
 
 def result_panel_context(submission: Submission | None = None) -> dict:
@@ -81,11 +113,64 @@ def _correction_context(submission: Submission | None) -> dict:
     }
 
 
-def _page_context(**extra) -> dict:
+def number_panel_context(number: Submission | None = None) -> dict:
+    """Context of templates/recognizer/_number_panel.html: filled for a number, else empty for the script."""
+    samples = list(number.digit_samples.all()) if number else []
+    refused = bool(number and number.not_a_number)
+    unsure = [sample.position for sample in samples if _is_unsure(sample)]
+    return {
+        "number": number,
+        "number_refused": refused,
+        "number_confidence_text": percent(number.confidence) if number and not refused else "",
+        "digit_rows": [_digit_row(number, sample) for sample in samples],
+        # The digit the one-digit picker fixes at first: the first unsure one, else the first.
+        "fix_position": unsure[0] if unsure else 0,
+        "unsure_below": UNSURE_BELOW,
+        "unsure_percent": percent(UNSURE_BELOW, 0),
+        "picker_digits": range(10),
+        # The one-digit picker: not for "not a number", nor once the digits found are known to be wrong.
+        "fix_hidden": bool(number) and (refused or not samples or number.segmentation_wrong),
+        "number_correction_text": _number_correction_text(number),
+        "number_confirmed": bool(number and number.is_confirmed),
+    }
+
+
+def _is_unsure(sample: DigitSample) -> bool:
+    return sample.refused or sample.confidence < UNSURE_BELOW
+
+
+def _digit_row(number: Submission, sample: DigitSample) -> dict:
+    corrected_to = sample.corrected_digit
+    return {
+        "position": sample.position,
+        "label": sample.position + 1,
+        "digit": sample.predicted_digit,
+        "confidence_text": percent(sample.confidence),
+        "unsure": _is_unsure(sample),
+        "corrected_to": corrected_to if corrected_to is not None and corrected_to != sample.predicted_digit else None,
+        "input_url": reverse("api:number-digit-input-image", args=[number.pk, sample.position]),
+    }
+
+
+def _number_correction_text(number: Submission | None) -> str:
+    """What the panel says of a number's correction; static/recognizer/number_page.js says the same."""
+    if number is None or not number.is_corrected:
+        return ""
+    if number.segmentation_wrong:
+        return (
+            f"Corrected to {number.corrected_number}: another count of digits than were found, so the "
+            "segmentation is marked wrong; the digits were not used for training."
+        )
+    if number.is_confirmed:
+        return f"Confirmed: {number.corrected_number}"
+    return f"Corrected to {number.corrected_number}"
+
+
+def _page_context(panel: dict | None = None, **extra) -> dict:
     return {
         "max_upload_bytes": settings.DIGITVISION_MAX_UPLOAD_BYTES,
         "accept": ACCEPTED_IMAGE_TYPES,
-        **result_panel_context(),
+        **(result_panel_context() if panel is None else panel),
         **extra,
     }
 
@@ -97,31 +182,101 @@ def draw(request: HttpRequest) -> HttpResponse:
     return render(request, "recognizer/draw.html", _page_context(active="draw"))
 
 
+def _upload_page(
+    request: HttpRequest, *, template: str, context: Callable[..., dict], create: Callable[..., Submission], detail: str
+) -> HttpResponse:
+    """A page with an upload form whose script uses the API; without JavaScript the form posts here, ``create``
+    stores the image (a digit or a number) and the person sees it on its ``detail`` page."""
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, template, context(form=form), status=400)
+        try:
+            image_bytes = read_uploaded_file(form.cleaned_data["image"])
+            submission = create(user=request.user, image_bytes=image_bytes, source=Submission.Source.UPLOAD)
+        except DigitVisionError as exc:
+            # Shown beside the file field, so the person can pick another at once.
+            form.add_error("image", str(exc))
+            return refusal_response(request, exc, template, context(form=form))
+        return redirect(detail, pk=submission.pk)
+    return render(request, template, context(form=form))
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
     """The upload page; its script uses the API, and its form works without JavaScript (POST, then the result)."""
-    form = UploadForm(request.POST or None, request.FILES or None)
-    template = "recognizer/upload.html"
-    if request.method == "POST":
-        if not form.is_valid():
-            return render(request, template, _page_context(active="upload", form=form), status=400)
-        try:
-            image_bytes = read_uploaded_file(form.cleaned_data["image"])
-            submission = submission_create(user=request.user, image_bytes=image_bytes, source=Submission.Source.UPLOAD)
-        except DigitVisionError as exc:
-            # Shown beside the file field, so the person can pick another at once.
-            form.add_error("image", str(exc))
-            return refusal_response(request, exc, template, _page_context(active="upload", form=form))
-        return redirect("recognizer:submission-detail", pk=submission.pk)
-    return render(request, template, _page_context(active="upload", form=form))
+    return _upload_page(
+        request,
+        template="recognizer/upload.html",
+        context=lambda **extra: _page_context(active="upload", **extra),
+        create=submission_create,
+        detail="recognizer:submission-detail",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def numbers(request: HttpRequest) -> HttpResponse:
+    """The Number page: a wide drawing pad and an upload, read as a whole number. Its script sends both to
+    POST /api/v1/numbers/; the upload form works without JavaScript too (POST, then the number's page)."""
+    return _upload_page(
+        request,
+        template="recognizer/numbers.html",
+        context=lambda **extra: _page_context(number_panel_context(), active="numbers", **extra),
+        create=number_create,
+        detail="recognizer:number-detail",
+    )
+
+
+# A number's true answer is a number when it was corrected (a correction is always a number) or read as one.
+_TRUE_NUMBER = Q(corrected_number__gt="") | Q(not_a_number=False)
+
+
+def _history_list(
+    *,
+    user,
+    kind: str | None = None,
+    digit: int | None = None,
+    corrected: bool | None = None,
+    answer: str | None = None,
+    true_answer: str | None = None,
+    order: str = "newest",
+) -> QuerySet[Submission]:
+    """A person's digits and numbers in one list, filtered alike (see HistoryFilterForm).
+
+    A read that belongs in recognizer/selectors.py (asked for as ``history_list_for_user``); it lives here,
+    made of the selectors' own lists, until that lands.
+    """
+    answers = {a for a in (answer, true_answer) if a}
+    parts = []
+    if kind in (None, "digit") and answers <= ANSWERS.keys():
+        filters = {"digit": digit, "corrected": corrected, "answer": answer, "true_answer": true_answer}
+        parts.append(submission_list_for_user(user=user, **filters))
+    if kind in (None, "number") and answers <= NUMBER_ANSWERS.keys():
+        numbers = number_list_for_user(user=user)
+        if digit is not None:
+            numbers = numbers.filter(
+                Q(corrected_number__contains=str(digit)) | Q(corrected_number="", predicted_number__contains=str(digit))
+            )
+        if corrected is not None:
+            numbers = numbers.corrected(corrected)
+        if answer is not None:
+            numbers = numbers.with_number_answer(answer)
+        if true_answer is not None:
+            numbers = numbers.filter(_TRUE_NUMBER if true_answer == "number" else ~_TRUE_NUMBER)
+        parts.append(numbers)
+    if not parts:
+        return Submission.objects.none()
+    both = parts[0] if len(parts) == 1 else parts[0] | parts[1]
+    return both.order_by(*(LEAST_SURE_FIRST if order == "lowest_confidence" else ("-created_at", "-id")))
 
 
 @login_required
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
     filter_form = HistoryFilterForm(request.GET)
-    submissions = submission_list_for_user(user=request.user, **filter_form.filters())
+    submissions = _history_list(user=request.user, **filter_form.filters())
     page = Paginator(submissions, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -163,16 +318,122 @@ def submission_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("recognizer:submission-detail", pk=submission.pk)
 
 
+def _delete_page(request: HttpRequest, submission: Submission, *, what: str, detail: str) -> HttpResponse:
+    """GET asks to confirm (no script needed); POST deletes the submission (a digit or a number, its digits)
+    and its images for good."""
+    pk = submission.pk
+    if request.method == "POST":
+        submission_delete(submission=submission)
+        messages.success(request, f"{what} #{pk} has been deleted.")
+        return redirect("recognizer:history")
+    context = {"active": "history", "submission": submission, "what": what, "detail_url": reverse(detail, args=[pk])}
+    return render(request, "recognizer/delete.html", context)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def submission_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """GET asks to confirm (no script needed); POST deletes the submission and its images for good."""
     submission = _own_submission_or_404(request, pk)
-    if request.method == "POST":
-        submission_delete(submission=submission)
-        messages.success(request, f"Submission #{pk} has been deleted.")
-        return redirect("recognizer:history")
-    return render(request, "recognizer/delete.html", {"active": "history", "submission": submission})
+    return _delete_page(request, submission, what="Submission", detail="recognizer:submission-detail")
+
+
+@login_required
+@require_POST
+def submission_read_as_number(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Read as a number" without JavaScript (the page script sends the same original to POST
+    /api/v1/numbers/): the original of a digit's submission read again as a number, then its page."""
+    submission = _own_submission_or_404(request, pk)
+    with submission.image.open("rb") as handle:
+        image_bytes = handle.read()
+    number = number_create(user=request.user, image_bytes=image_bytes, source=submission.source)
+    return redirect("recognizer:number-detail", pk=number.pk)
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def _own_number_or_404(request: HttpRequest, pk: int) -> Submission:
+    try:
+        return number_get_for_user(user=request.user, number_id=pk)
+    except Submission.DoesNotExist as exc:
+        raise Http404("No such number.") from exc
+
+
+# EXIF orientations that turn the picture a quarter: upright, it is as wide as the stored image is high.
+_QUARTER_TURNS = {5, 6, 7, 8}
+_EXIF_ORIENTATION = 0x0112
+
+
+def _upright_size(file: FieldFile) -> tuple[int, int] | None:
+    """The original's width and height upright (its EXIF orientation applied, as for the digits' boxes), from
+    its header alone; None when it cannot be read. A read that belongs in recognizer/selectors.py (or a size
+    stored with the submission), asked for; here until then."""
+    register_image_formats()
+    try:
+        with file.open("rb") as handle, Image.open(handle) as img:
+            width, height = img.size
+            turned = img.getexif().get(_EXIF_ORIENTATION) in _QUARTER_TURNS
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    return (height, width) if turned else (width, height)
+
+
+def _boxes_context(number: Submission) -> dict | None:
+    """The digits' boxes over the original, in its pixels: an SVG with the original's size as its viewBox
+    scales them with the image as shown. Each box is labelled with its digit, above it (inside, at the top
+    edge). None when the original's size is unknown."""
+    size = _upright_size(number.image)
+    if size is None:
+        return None
+    rows = []
+    for sample in number.digit_samples.all():
+        font = max(8, round(sample.box_height / 4))
+        above = sample.box_y >= font + 4
+        rows.append(
+            {
+                "label": sample.position + 1,
+                "digit": sample.true_digit,
+                "x": sample.box_x,
+                "y": sample.box_y,
+                "width": sample.box_width,
+                "height": sample.box_height,
+                "font": font,
+                "text_y": sample.box_y - 4 if above else sample.box_y + font,
+                "unsure": _is_unsure(sample),
+            }
+        )
+    return {"width": size[0], "height": size[1], "rows": rows}
+
+
+@login_required
+@require_GET
+def number_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A number's page: the original with each digit's box over it, each digit's crop, and its correction."""
+    number = _own_number_or_404(request, pk)
+    context = {"active": "history", "boxes": _boxes_context(number), "on_detail_page": True}
+    context.update(number_panel_context(number))
+    return render(request, "recognizer/number_detail.html", context)
+
+
+@login_required
+@require_POST
+def number_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A number's correction without JavaScript (the page script uses PUT/PATCH
+    /api/v1/numbers/{id}/correction/): confirmed, typed, or one digit fixed."""
+    number = _own_number_or_404(request, pk)
+    form = NumberCorrectionForm(request.POST)
+    if not form.is_valid():
+        raise InvalidCorrectionError("Give one correction: the number, or one digit of it.")
+    answer = form.answer(number.predicted_number)
+    correct = number_digit_correct if "position" in answer else number_correct
+    correct(submission=number, user=request.user, **answer)
+    return redirect("recognizer:number-detail", pk=number.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def number_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _delete_page(request, _own_number_or_404(request, pk), what="Number", detail="recognizer:number-detail")
 
 
 def _visible_submission_or_404(request: HttpRequest, pk: int) -> Submission:

@@ -33,3 +33,10 @@ export async function callApi(url, { method = "POST", body, signal } = {}) {
   }
   return data;
 }
+
+// An image the API serves (the session cookie authenticates), as a Blob; rejects with an Error if it is not there.
+export async function fetchImage(url) {
+  const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "image/*" } });
+  if (!response.ok) throw new Error(`The image could not be fetched (the server answered ${response.status}).`);
+  return response.blob();
+}

@@ -1,246 +1,14 @@
-// DigitVision page script: the Draw, Upload and detail pages. No build step, no dependencies: small modules.
-// It talks to the public API (/api/v1/, session cookie + CSRF token; see api.js), so the pages follow the API's
-// rules and error shape; elements are found by the script's own classes and data- hooks, never by test ids.
+// DigitVision page script: the Draw, Upload and detail pages of single digits. No build step, no dependencies:
+// small modules. It talks to the public API (/api/v1/, session cookie + CSRF token; see api.js), so the pages
+// follow the API's rules and error shape; elements are found by the script's own classes and data- hooks,
+// never by test ids. The Number page and a number's page have their own script, number_page.js.
 
-import { DrawingPad } from "./drawing_pad.js";
 import { ResultPanel } from "./result_panel.js";
-import { callApi } from "./api.js";
-
-// The pause after a stroke before the page predicts on its own. People lift the pen between the strokes of
-// one digit (a 4, a 5, a 7 with a bar) for some 200-500 ms; at 250 ms the half-drawn digit was read and
-// flashed a wrong answer. 700 ms waits out that pause; Predict answers at once.
-const AUTO_PREDICT_DELAY_MS = 700;
-
-class Predictor {
-  // Uploads: a newer file aborts the request in flight, so a stale answer never shows.
-  // Drawings: the page predicts after every stroke, and each prediction of a drawing replaces the one
-  // before it, so History holds one submission per drawing. A request already sent cannot be taken back
-  // (the server may store it although the page stopped listening), so a newer image of the drawing waits
-  // for the one in flight and then replaces what it stored; of several waiting images only the newest goes.
-  constructor(panel) {
-    this.url = panel.apiUrl;
-    this.panel = panel;
-    this.controller = null;
-    this.inFlight = Promise.resolve(); // the drawing's request on its way, settled once it is answered
-    this.revision = 0; // the newest image of the drawing
-    this.drawing = 0; // bumped when the drawing is cleared: answers for an earlier drawing are ignored
-  }
-
-  // Resolves true once the answer is shown, false when it failed or a newer file took over.
-  async send(blob, filename, source, startedAt) {
-    if (this.controller) this.controller.abort();
-    const controller = new AbortController();
-    this.controller = controller;
-    const data = new FormData();
-    data.append("image", blob, filename);
-    data.append("source", source);
-    this.panel.loading();
-    try {
-      const s = await callApi(this.url, { body: data, signal: controller.signal });
-      if (controller.signal.aborted) return false;
-      this.show(s, startedAt);
-      return true;
-    } catch (error) {
-      if (error.name === "AbortError") return false;
-      this.panel.error(error.message);
-      return false;
-    } finally {
-      if (this.controller === controller) this.controller = null;
-    }
-  }
-
-  sendRevision(blob, startedAt) {
-    const revision = ++this.revision;
-    const drawing = this.drawing;
-    this.panel.loading();
-    this.inFlight = this.inFlight.then(async () => {
-      if (revision !== this.revision || drawing !== this.drawing) return; // superseded while waiting
-      const previous = this.panel.submission;
-      const replaces = previous && previous.id && !previous.is_corrected ? previous.id : null;
-      try {
-        let s;
-        try {
-          s = await callApi(this.url, { body: this.canvasForm(blob, replaces) });
-        } catch (error) {
-          // Corrected (or deleted elsewhere) while this image was on its way: that one stays, this one is new.
-          if (replaces === null || error.code !== "not_replaceable") throw error;
-          s = await callApi(this.url, { body: this.canvasForm(blob, null) });
-        }
-        if (drawing !== this.drawing) return; // the drawing was cleared: its last submission stays as it is
-        if (revision === this.revision) this.show(s, startedAt);
-        else this.panel.submission = s; // not shown (a newer image is coming), but that one replaces it
-      } catch (error) {
-        if (revision === this.revision && drawing === this.drawing) this.panel.error(error.message);
-      }
-    });
-    return this.inFlight;
-  }
-
-  canvasForm(blob, replaces) {
-    const data = new FormData();
-    data.append("image", blob, "canvas.png");
-    data.append("source", "canvas");
-    if (replaces !== null) data.append("replaces", String(replaces));
-    return data;
-  }
-
-  // The drawing changed (undo): an answer on its way is kept for replacing, not shown.
-  supersede() {
-    this.revision += 1;
-  }
-
-  cancel() {
-    if (this.controller) this.controller.abort();
-    this.controller = null;
-    this.drawing += 1;
-  }
-
-  show(s, startedAt) {
-    this.panel.show(s);
-    this.panel.root.dataset.lastLatencyMs = String(Math.round(performance.now() - startedAt));
-  }
-}
-
-function initDrawPage(page) {
-  const panel = new ResultPanel(document.querySelector("[data-result-panel]"));
-  const predictor = new Predictor(panel);
-  const canvas = page.querySelector(".draw-canvas");
-  const hint = page.querySelector("[data-canvas-hint]");
-  const slider = page.querySelector("[data-stroke-width]");
-  let timer = null;
-  let strokeEndedAt = 0;
-
-  const predictNow = async (startedAt) => {
-    clearTimeout(timer);
-    if (pad.isEmpty()) {
-      predictor.cancel();
-      panel.error("Draw a digit first.");
-      return;
-    }
-    await predictor.sendRevision(await pad.toBlob(), startedAt);
-  };
-
-  const pad = new DrawingPad(canvas, {
-    onStrokeEnd: () => {
-      strokeEndedAt = performance.now();
-      clearTimeout(timer);
-      timer = setTimeout(() => predictNow(strokeEndedAt), AUTO_PREDICT_DELAY_MS);
-    },
-    onChange: () => {
-      hint.hidden = !pad.isEmpty();
-      clearTimeout(timer); // a new stroke started: wait for it to end
-      panel.markProvisional(true); // what is shown was read from the drawing before this stroke
-    },
-  });
-  pad.width = Number(slider.value);
-  slider.addEventListener("input", () => {
-    pad.width = Number(slider.value);
-  });
-
-  page.querySelector("[data-predict-button]").addEventListener("click", () => predictNow(performance.now()));
-  page.querySelector("[data-clear-button]").addEventListener("click", () => {
-    clearTimeout(timer);
-    predictor.cancel();
-    pad.clear();
-    panel.reset();
-  });
-  page.querySelector("[data-undo-button]").addEventListener("click", () => {
-    pad.undo();
-    if (pad.isEmpty()) {
-      predictor.cancel();
-      panel.reset();
-    } else {
-      predictor.supersede();
-      strokeEndedAt = performance.now();
-      timer = setTimeout(() => predictNow(strokeEndedAt), AUTO_PREDICT_DELAY_MS);
-    }
-  });
-}
-
-function initUploadPage(page) {
-  const panel = new ResultPanel(document.querySelector("[data-result-panel]"));
-  const predictor = new Predictor(panel);
-  const maxBytes = Number(page.dataset.maxBytes);
-  const form = page.querySelector("[data-upload-form]");
-  const input = page.querySelector(".upload-input");
-  const zone = page.querySelector("[data-dropzone]");
-  const preview = page.querySelector("[data-upload-preview]");
-  const text = page.querySelector("[data-dropzone-text]");
-  const errorBox = page.querySelector("[data-upload-error]");
-  const serverError = page.querySelector("[data-upload-server-error]");
-  const submit = form.querySelector("[data-upload-submit]");
-  const accepted = (input.getAttribute("accept") || "").split(",");
-  let previewUrl = null;
-  let sent = null; // the file last sent: choosing it recognises it, so Recognise must not store it again
-
-  const fail = (message) => {
-    errorBox.textContent = message;
-    errorBox.hidden = false;
-    panel.reset();
-    sent = null;
-    submit.hidden = false;
-  };
-
-  const handle = (file) => {
-    errorBox.hidden = true;
-    if (serverError) serverError.hidden = true;
-    if (!file) return;
-    // The server decides for real; this only stops obvious non-images early (browsers name some types oddly).
-    if (file.type && !accepted.includes(file.type) && !file.type.startsWith("image/")) {
-      fail(`"${file.name}" is not a supported image (PNG, JPEG, HEIC, AVIF, WebP, GIF, BMP or TIFF).`);
-      return;
-    }
-    if (file.size > maxBytes) {
-      const mb = (n) => (n / (1024 * 1024)).toFixed(1) + " MB";
-      fail(`"${file.name}" is too large (${mb(file.size)}); the limit is ${mb(maxBytes)}.`);
-      return;
-    }
-    if (previewUrl) URL.revokeObjectURL(previewUrl);
-    previewUrl = URL.createObjectURL(file);
-    preview.src = previewUrl;
-    preview.hidden = false;
-    const name = document.createElement("strong");
-    name.textContent = file.name;
-    text.replaceChildren(name, " · choose another or drop it here");
-    sent = file;
-    submit.hidden = true; // choosing the file sent it; Recognise comes back only if that failed
-    predictor.send(file, file.name, "upload", performance.now()).then((shown) => {
-      if (!shown && sent === file) {
-        sent = null;
-        submit.hidden = false;
-      }
-    });
-  };
-
-  // Some formats the server reads (HEIC in most browsers) cannot be shown here: no broken image, just the name.
-  preview.addEventListener("error", () => {
-    preview.hidden = true;
-  });
-  input.addEventListener("change", () => handle(input.files[0]));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    if (!input.files[0]) fail("Choose an image first.");
-    else if (input.files[0] !== sent) handle(input.files[0]);
-  });
-  for (const type of ["dragenter", "dragover"]) {
-    zone.addEventListener(type, (e) => {
-      e.preventDefault();
-      zone.classList.add("dragging");
-    });
-  }
-  for (const type of ["dragleave", "drop"]) {
-    zone.addEventListener(type, () => zone.classList.remove("dragging"));
-  }
-  zone.addEventListener("drop", (e) => {
-    e.preventDefault();
-    const file = e.dataTransfer.files[0];
-    if (file) handle(file);
-  });
-}
+import { Predictor, wireDrawing, wireUpload } from "./workspace.js";
 
 function initDetailPage(panelRoot) {
   const panel = new ResultPanel(panelRoot);
-  const { submissionId, digit, notADigit, correctedDigit, correctedNotADigit } = panelRoot.dataset;
+  const { submissionId, digit, notADigit, correctedDigit, correctedNotADigit, source } = panelRoot.dataset;
   if (!submissionId) return;
   const toDigit = correctedDigit === "" || correctedDigit === undefined ? null : Number(correctedDigit);
   panel.submission = {
@@ -250,12 +18,17 @@ function initDetailPage(panelRoot) {
     corrected_digit: toDigit,
     corrected_not_a_digit: correctedNotADigit === "true",
     is_corrected: toDigit !== null || correctedNotADigit === "true",
+    source,
   };
 }
 
 const drawPage = document.querySelector("[data-draw-page]");
 const uploadPage = document.querySelector("[data-upload-page]");
 const panelRoot = document.querySelector("[data-result-panel]");
-if (drawPage) initDrawPage(drawPage);
-else if (uploadPage) initUploadPage(uploadPage);
-else if (panelRoot) initDetailPage(panelRoot);
+if (drawPage) {
+  const panel = new ResultPanel(panelRoot);
+  wireDrawing(drawPage, panel, new Predictor(panel));
+} else if (uploadPage) {
+  const panel = new ResultPanel(panelRoot);
+  wireUpload(uploadPage, panel, new Predictor(panel));
+} else if (panelRoot) initDetailPage(panelRoot);

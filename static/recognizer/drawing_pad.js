@@ -1,12 +1,17 @@
-// The drawing pad: mouse, finger or pen strokes on a canvas, undo, and the 280x280 PNG export the model reads.
+// The drawing pad: mouse, finger or pen strokes on a canvas, undo, and the PNG export the model reads.
 
-const EXPORT_SIZE = 280; // the canvas is exported at 280x280 px, whatever its size on screen
+// The canvas is exported 280 px high, whatever its size on screen, and as wide as its width and height
+// attributes say: 280x280 on the Draw page, 840x280 (3:1) on the Number page. The pen's width is in these
+// pixels, so a stroke is as thick against a digit on both.
+const EXPORT_HEIGHT = 280;
 
 export class DrawingPad {
   constructor(canvas, { onStrokeEnd, onChange }) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
-    this.strokes = []; // each {width, points: [[x, y], ...]} in logical 280x280 coordinates
+    // Read before resize() sets the backing store's size: the export keeps the shape the page gave.
+    this.exportWidth = Math.round((EXPORT_HEIGHT * canvas.width) / canvas.height);
+    this.strokes = []; // each {width, points: [[x, y], ...]} in logical exportWidth x 280 coordinates
     this.current = null;
     this.pointerId = null;
     this.width = 22;
@@ -24,13 +29,14 @@ export class DrawingPad {
 
   resize() {
     // A crisp backing store on high-DPI screens: device pixels, drawn in logical coordinates.
-    const size = this.canvas.clientWidth; // the content box, without the border
-    if (!size) return;
+    const width = this.canvas.clientWidth; // the content box, without the border
+    if (!width) return;
     const dpr = window.devicePixelRatio || 1;
-    const px = Math.round(size * dpr);
-    if (this.canvas.width !== px || this.canvas.height !== px) {
+    const px = Math.round(width * dpr);
+    const py = Math.round((px * EXPORT_HEIGHT) / this.exportWidth);
+    if (this.canvas.width !== px || this.canvas.height !== py) {
       this.canvas.width = px;
-      this.canvas.height = px;
+      this.canvas.height = py;
     }
     this.redraw();
   }
@@ -38,7 +44,7 @@ export class DrawingPad {
   point(e) {
     const c = this.canvas;
     const rect = c.getBoundingClientRect();
-    const scale = EXPORT_SIZE / c.clientWidth;
+    const scale = this.exportWidth / c.clientWidth;
     return [(e.clientX - rect.left - c.clientLeft) * scale, (e.clientY - rect.top - c.clientTop) * scale];
   }
 
@@ -92,7 +98,7 @@ export class DrawingPad {
 
   redraw() {
     const { ctx, canvas } = this;
-    const scale = canvas.width / EXPORT_SIZE;
+    const scale = canvas.width / this.exportWidth;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     ctx.setTransform(scale, 0, 0, scale, 0, 0);
@@ -116,11 +122,11 @@ export class DrawingPad {
     return this.strokes.length === 0;
   }
 
-  // Opaque black strokes on a transparent 280x280 background, as a PNG blob.
+  // Opaque black strokes on a transparent exportWidth x 280 background, as a PNG blob.
   toBlob() {
     const off = document.createElement("canvas");
-    off.width = EXPORT_SIZE;
-    off.height = EXPORT_SIZE;
+    off.width = this.exportWidth;
+    off.height = EXPORT_HEIGHT;
     DrawingPad.paint(off.getContext("2d"), this.strokes, "#000");
     return new Promise((resolve) => off.toBlob(resolve, "image/png"));
   }

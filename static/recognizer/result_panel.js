@@ -1,7 +1,7 @@
 // The result panel shared by the Draw, Upload and detail pages: fills itself from the API's answers and sends
-// corrections through it.
+// corrections through it. Panel is what every result panel does (the Number page's too, number_page.js).
 
-import { callApi } from "./api.js";
+import { callApi, fetchImage } from "./api.js";
 
 // The same rule as the pages' `percent` template filter (recognizer/templatetags/digitvision.py): one decimal,
 // never a flat "100.0%" or "0.0%" that is not exactly so.
@@ -12,7 +12,8 @@ export function percent(p) {
   return text + "%";
 }
 
-// The reason the API gives when the ink looks like several digits (ml/refusal.py), which a number page could read.
+// The reason the API gives when the ink looks like several digits (ml/refusal.py): the panel offers to read the
+// same image as a number.
 const SEVERAL_DIGITS = "looks like several digits";
 
 // The small print under a refusal, as the pages write it (recognizer/views/people.py).
@@ -21,35 +22,31 @@ function closestText(s) {
 }
 
 // A page URL rendered with 0 for the id (e.g. /submissions/0/input/), for submission `id`.
-function withId(template, id) {
+export function withId(template, id) {
   return template
     .split("/")
     .map((part) => (part === "0" ? String(id) : part))
     .join("/");
 }
 
-export class ResultPanel {
+// A panel's states (data-state: empty, loading, error, ready, "ready loading"), which the stylesheet shows, and
+// the answer it holds (`submission`: what the API said). The API's endpoint is data-api-url: POST here to
+// read an image, {id}/correction/ to correct.
+export class Panel {
   constructor(root) {
     this.root = root;
     this.q = (sel) => root.querySelector(sel);
-    this.form = this.q("[data-correction-form]");
-    this.apiUrl = root.dataset.apiUrl; // POST here to predict; {id}/correction/ to correct
+    this.apiUrl = root.dataset.apiUrl;
     this.submission = null;
-    // The Draw page's compact answer beside the canvas (small screens, where the panel is below the fold).
-    this.compact = document.querySelector("[data-result-compact]");
-    this.form.addEventListener("submit", (event) => this.onCorrect(event));
   }
 
   setState(state) {
     this.root.dataset.state = state;
-    if (this.compact) this.compact.dataset.state = state;
   }
 
   // The drawing is changing (a new stroke): the answer shown is for the drawing as it was.
   markProvisional(provisional) {
-    const value = provisional && this.submission ? "true" : "false";
-    this.root.dataset.provisional = value;
-    if (this.compact) this.compact.dataset.provisional = value;
+    this.root.dataset.provisional = provisional && this.submission ? "true" : "false";
   }
 
   reset() {
@@ -61,10 +58,35 @@ export class ResultPanel {
     this.setState(this.submission ? "ready loading" : "loading");
   }
 
+  // The Predictor passes the API's error code too, for a panel that words some errors its own way.
   error(message) {
     this.submission = null;
     this.q("[data-result-error]").textContent = message;
     this.setState("error");
+  }
+}
+
+export class ResultPanel extends Panel {
+  constructor(root) {
+    super(root);
+    this.form = this.q("[data-correction-form]");
+    // The Draw page's compact answer beside the canvas (small screens, where the panel is below the fold).
+    this.compact = document.querySelector("[data-result-compact]");
+    this.form.addEventListener("submit", (event) => this.onCorrect(event));
+    this.q("[data-result-number-hint]").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.readAsNumber();
+    });
+  }
+
+  setState(state) {
+    super.setState(state);
+    if (this.compact) this.compact.dataset.state = state;
+  }
+
+  markProvisional(provisional) {
+    super.markProvisional(provisional);
+    if (this.compact) this.compact.dataset.provisional = this.root.dataset.provisional;
   }
 
   show(s) {
@@ -95,6 +117,7 @@ export class ResultPanel {
       li.classList.toggle("top", !refused && d === s.digit);
     });
     this.form.action = withId(this.root.dataset.correctUrl, s.id); // only used without the script
+    this.q("[data-result-number-hint]").action = withId(this.root.dataset.readAsNumberUrl, s.id);
     const confirm = this.q("[data-confirm-button]");
     confirm.name = refused ? "not_a_digit" : "digit";
     confirm.value = refused ? "true" : String(s.digit);
@@ -110,6 +133,43 @@ export class ResultPanel {
       p.hidden = p.dataset.reason !== known;
     });
     this.q("[data-result-number-hint]").hidden = reason !== SEVERAL_DIGITS;
+    this.q("[data-read-as-number]").hidden = false;
+    this.q("[data-number-answer]").hidden = true;
+  }
+
+  // "Read as a number": the image this answer was read from (the API's copy of the original) sent again, to
+  // the numbers' endpoint; the number read is shown with a link to its page, where it can be corrected.
+  async readAsNumber() {
+    const s = this.submission;
+    if (!s || !s.id) return;
+    const button = this.q("[data-read-as-number]");
+    const answer = this.q("[data-number-answer]");
+    button.disabled = true;
+    answer.textContent = "Reading it as a number…";
+    answer.hidden = false;
+    try {
+      const data = new FormData();
+      data.append("image", await fetchImage(`${this.apiUrl}${s.id}/image/`), "image");
+      data.append("source", s.source || "api");
+      const n = await callApi(this.root.dataset.numbersUrl, { body: data });
+      if (!this.submission || this.submission.id !== s.id) return; // another answer is shown by now
+      if (n.not_a_number) {
+        answer.textContent = "It doesn't read as a number either.";
+      } else {
+        const link = document.createElement("a");
+        link.href = withId(this.root.dataset.numberDetailUrl, n.id);
+        link.textContent = "See its digits and correct it";
+        const number = document.createElement("strong");
+        number.className = "result-number-value";
+        number.textContent = n.number;
+        answer.replaceChildren("Read as a number: ", number, ` (${percent(n.confidence)}) · `, link);
+        button.hidden = true;
+      }
+    } catch (error) {
+      answer.textContent = `Could not read it as a number: ${error.message}`;
+    } finally {
+      button.disabled = false;
+    }
   }
 
   showCorrection(s) {
