@@ -28,7 +28,8 @@ STACKED = 0.6  # blobs sharing this share of the narrower one's columns are one 
 JOIN_GAP = 0.25  # blobs further apart than this are never one digit
 SPLIT_WIDTH = 0.85  # a blob wider than this may be digits that touch: it is cut at the thinnest columns
 MIN_SLICE = 0.2  # no cut leaves a slice narrower than this (a 1 is about this wide)
-CUT_STEP = 0.2  # ... and every this share of the reference height between them
+CUT_STEP = 0.2  # ... and, in a blob wider than EVEN_CUTS_WIDTH, every this share of the reference height
+EVEN_CUTS_WIDTH = 1.1
 MAX_RUN = 8  # a digit is made of at most this many neighbouring blobs or slices
 # The search's costs, in nats: each digit read costs -log(its probability) plus DIGIT_COST, so a 0 is not
 # read as "11" unless the two 1s are far surer; a part the predictor refuses costs REFUSED_COST more; leaving
@@ -242,7 +243,8 @@ def _slices(blob: np.ndarray, box: tuple[slice, slice], reference: float, slant:
     if width - slant * height <= SPLIT_WIDTH * min(reference, height):  # slanted writing is wider
         return [_atom(blob, blob_id, partial=False)]
     least = max(1, round(MIN_SLICE * reference))
-    starts = _thinnest_columns(window, least, reference)
+    wide = width - slant * height > EVEN_CUTS_WIDTH * min(reference, height)
+    starts = _thinnest_columns(window, least, reference, even=wide)
     paths = [_cut_path(window, x, least) for x in starts]
     columns = np.arange(width)[None, :]
     pieces, left = [], np.full(window.shape[0], -1)
@@ -256,7 +258,7 @@ def _slices(blob: np.ndarray, box: tuple[slice, slice], reference: float, slant:
     return pieces if len(pieces) > 1 else [_atom(blob, blob_id, partial=False)]
 
 
-def _thinnest_columns(window: np.ndarray, least: int, reference: float) -> list[int]:
+def _thinnest_columns(window: np.ndarray, least: int, reference: float, even: bool) -> list[int]:
     """Where to start cutting: columns with locally least ink, no two closer than ``least``, left to right."""
     width = window.shape[1]
     profile = ndimage.uniform_filter1d(window.sum(axis=0).astype(np.float32), size=max(1, round(reference / 12)))
@@ -270,7 +272,7 @@ def _thinnest_columns(window: np.ndarray, least: int, reference: float) -> list[
         if all(abs(x - c) >= least for c in cuts):
             cuts.append(x)
     cuts = sorted(cuts[: max(1, int(width / least))])
-    if CUT_STEP:  # and evenly spaced starts between them, for strokes that join along their length
+    if even:  # and, in a blob wider than any digit, evenly spaced starts: strokes may join along their length
         step = max(2, round(CUT_STEP * reference))
         cuts = sorted(set(cuts) | set(range(least, width - least + 1, step)))
     return cuts
