@@ -3,12 +3,21 @@
 from typing import Literal
 
 import numpy as np
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.fields.files import FieldFile
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
+from ml.decode import register_image_formats
 from recognizer.exceptions import NoActiveModelVersionError
-from recognizer.models import DigitSample, ModelVersion, ModelVersionEvent, Submission, TrainingRun
+from recognizer.models import (
+    ANSWERS,
+    NUMBER_ANSWERS,
+    DigitSample,
+    ModelVersion,
+    ModelVersionEvent,
+    Submission,
+    TrainingRun,
+)
 
 
 def model_version_active() -> ModelVersion:
@@ -176,3 +185,61 @@ def training_run_list() -> QuerySet[TrainingRun]:
 def model_version_events(*, limit: int = 50) -> QuerySet[ModelVersionEvent]:
     """The latest promotions and rollbacks, newest first."""
     return ModelVersionEvent.objects.select_related("version", "previous", "by", "training_run")[:limit]
+
+
+# A number whose true answer is a number: corrected (to digits), or read as one.
+_TRUE_NUMBER = Q(corrected_number__gt="") | Q(not_a_number=False)
+
+
+def history_list_for_user(
+    *,
+    user,
+    kind: str | None = None,
+    digit: int | None = None,
+    corrected: bool | None = None,
+    answer: str | None = None,
+    true_answer: str | None = None,
+    order: str = "newest",
+) -> QuerySet[Submission]:
+    """A person's digits and numbers in one list, filtered alike (History's filters): ``kind`` "digit" or
+    "number"; ``digit``: a digit's true digit, or a digit in a number's true number; ``answer`` and
+    ``true_answer``: one of ANSWERS for digits, one of NUMBER_ANSWERS for numbers."""
+    answers = {a for a in (answer, true_answer) if a}
+    parts = []
+    if kind in (None, "digit") and answers <= ANSWERS.keys():
+        filters = {"digit": digit, "corrected": corrected, "answer": answer, "true_answer": true_answer}
+        parts.append(submission_list_for_user(user=user, **filters))
+    if kind in (None, "number") and answers <= NUMBER_ANSWERS.keys():
+        numbers = number_list_for_user(user=user)
+        if digit is not None:
+            numbers = numbers.filter(
+                Q(corrected_number__contains=str(digit)) | Q(corrected_number="", predicted_number__contains=str(digit))
+            )
+        if corrected is not None:
+            numbers = numbers.corrected(corrected)
+        if answer is not None:
+            numbers = numbers.with_number_answer(answer)
+        if true_answer is not None:
+            numbers = numbers.filter(_TRUE_NUMBER if true_answer == "number" else ~_TRUE_NUMBER)
+        parts.append(numbers)
+    if not parts:
+        return Submission.objects.none()
+    both = parts[0] if len(parts) == 1 else parts[0] | parts[1]
+    return both.order_by(*(LEAST_SURE_FIRST if order == "lowest_confidence" else ("-created_at", "-id")))
+
+
+_QUARTER_TURNS = {5, 6, 7, 8}
+_EXIF_ORIENTATION = 0x0112
+
+
+def image_upright_size(file: FieldFile) -> tuple[int, int] | None:
+    """The original's width and height upright (its EXIF orientation applied, as for the digits' boxes), from
+    its header alone; None when it cannot be read."""
+    register_image_formats()
+    try:
+        with file.open("rb") as handle, Image.open(handle) as img:
+            width, height = img.size
+            turned = img.getexif().get(_EXIF_ORIENTATION) in _QUARTER_TURNS
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    return (height, width) if turned else (width, height)

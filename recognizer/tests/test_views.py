@@ -569,7 +569,7 @@ def test_a_server_error_answers_the_500_page(client_in, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(people, "submission_list_for_user", broken)
+    monkeypatch.setattr(people, "history_list_for_user", broken)
     client_in.raise_request_exception = False
     response = client_in.get(reverse("recognizer:history"))
     assert response.status_code == 500

@@ -7,15 +7,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
-from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from PIL import Image, UnidentifiedImageError
 
-from ml.decode import register_image_formats
 from ml.refusal import NOT_A_DIGIT, SEVERAL_DIGITS
 from recognizer.exceptions import DigitVisionError, InvalidCorrectionError
 from recognizer.forms import (
@@ -26,15 +22,14 @@ from recognizer.forms import (
     UploadForm,
 )
 from recognizer.image_responses import private_file_response, private_preview_response
-from recognizer.models import ANSWERS, NUMBER_ANSWERS, DigitSample, Submission
+from recognizer.models import DigitSample, Submission
 from recognizer.request_images import read_uploaded_file
 from recognizer.selectors import (
-    LEAST_SURE_FIRST,
+    history_list_for_user,
+    image_upright_size,
     number_get_for_user,
-    number_list_for_user,
     submission_get_for_user,
     submission_get_visible_to,
-    submission_list_for_user,
 )
 from recognizer.services import (
     number_correct,
@@ -230,53 +225,11 @@ def numbers(request: HttpRequest) -> HttpResponse:
 
 
 # A number's true answer is a number when it was corrected (a correction is always a number) or read as one.
-_TRUE_NUMBER = Q(corrected_number__gt="") | Q(not_a_number=False)
-
-
-def _history_list(
-    *,
-    user,
-    kind: str | None = None,
-    digit: int | None = None,
-    corrected: bool | None = None,
-    answer: str | None = None,
-    true_answer: str | None = None,
-    order: str = "newest",
-) -> QuerySet[Submission]:
-    """A person's digits and numbers in one list, filtered alike (see HistoryFilterForm).
-
-    A read that belongs in recognizer/selectors.py (asked for as ``history_list_for_user``); it lives here,
-    made of the selectors' own lists, until that lands.
-    """
-    answers = {a for a in (answer, true_answer) if a}
-    parts = []
-    if kind in (None, "digit") and answers <= ANSWERS.keys():
-        filters = {"digit": digit, "corrected": corrected, "answer": answer, "true_answer": true_answer}
-        parts.append(submission_list_for_user(user=user, **filters))
-    if kind in (None, "number") and answers <= NUMBER_ANSWERS.keys():
-        numbers = number_list_for_user(user=user)
-        if digit is not None:
-            numbers = numbers.filter(
-                Q(corrected_number__contains=str(digit)) | Q(corrected_number="", predicted_number__contains=str(digit))
-            )
-        if corrected is not None:
-            numbers = numbers.corrected(corrected)
-        if answer is not None:
-            numbers = numbers.with_number_answer(answer)
-        if true_answer is not None:
-            numbers = numbers.filter(_TRUE_NUMBER if true_answer == "number" else ~_TRUE_NUMBER)
-        parts.append(numbers)
-    if not parts:
-        return Submission.objects.none()
-    both = parts[0] if len(parts) == 1 else parts[0] | parts[1]
-    return both.order_by(*(LEAST_SURE_FIRST if order == "lowest_confidence" else ("-created_at", "-id")))
-
-
 @login_required
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
     filter_form = HistoryFilterForm(request.GET)
-    submissions = _history_list(user=request.user, **filter_form.filters())
+    submissions = history_list_for_user(user=request.user, **filter_form.filters())
     page = Paginator(submissions, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -360,29 +313,11 @@ def _own_number_or_404(request: HttpRequest, pk: int) -> Submission:
 
 
 # EXIF orientations that turn the picture a quarter: upright, it is as wide as the stored image is high.
-_QUARTER_TURNS = {5, 6, 7, 8}
-_EXIF_ORIENTATION = 0x0112
-
-
-def _upright_size(file: FieldFile) -> tuple[int, int] | None:
-    """The original's width and height upright (its EXIF orientation applied, as for the digits' boxes), from
-    its header alone; None when it cannot be read. A read that belongs in recognizer/selectors.py (or a size
-    stored with the submission), asked for; here until then."""
-    register_image_formats()
-    try:
-        with file.open("rb") as handle, Image.open(handle) as img:
-            width, height = img.size
-            turned = img.getexif().get(_EXIF_ORIENTATION) in _QUARTER_TURNS
-    except (OSError, UnidentifiedImageError, ValueError):
-        return None
-    return (height, width) if turned else (width, height)
-
-
 def _boxes_context(number: Submission) -> dict | None:
     """The digits' boxes over the original, in its pixels: an SVG with the original's size as its viewBox
     scales them with the image as shown. Each box is labelled with its digit, above it (inside, at the top
     edge). None when the original's size is unknown."""
-    size = _upright_size(number.image)
+    size = image_upright_size(number.image)
     if size is None:
         return None
     rows = []
