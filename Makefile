@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast test-assets run migrate mnist fetch-mnist train bench bench-not-a-digit bench-numbers bench-cli bench-retrain bench-training-run bench-load bench-memory lint
+.PHONY: install test test-fast test-assets run migrate mnist fetch-mnist train bench bench-not-a-digit bench-numbers bench-browser-numbers bench-cli bench-retrain bench-training-run bench-load bench-memory lint
 
 install: $(STAMP) .env
 
@@ -78,6 +78,12 @@ bench-not-a-digit: install mnist
 # from MNIST test digits and fonts: whole-number and digit accuracy, numbers/s, a 4-digit canvas's latency vs a digit's.
 bench-numbers: install mnist
 	$(PY) -m bench.numbers --json bench/results/numbers.json
+
+# Whole numbers written on the Number page in Chromium (/usr/bin/chromium) with the mouse: 40 numbers of 2 to 4
+# random MNIST test digits, their centre lines traced; the site is started by the benchmark itself (gunicorn,
+# production settings, loopback, a throwaway SQLite database and media folder). Target: >= 95% read whole.
+bench-browser-numbers: install mnist
+	$(PY) -m bench.browser_numbers --numbers 40 --json bench/results/browser_numbers.json
 
 # Retraining from 200 simulated corrections in one handwriting style; candidates go to a temp dir, the figures
 # to bench/results/retrain.json.

@@ -118,6 +118,17 @@ def fit_to_box(strokes: list[Polyline], box: dict, margin: float = 0.18) -> list
     return [[(ox + (x - cx) * scale, oy + (y - cy) * scale) for x, y in s] for s in strokes]
 
 
+def lay_out_number(digits: list[list[Polyline]], canvas: dict, gap: float = 0.1) -> list[Polyline]:
+    """Digits' strokes side by side on `canvas`, left to right: each fitted into an equal slot of the canvas's
+    full height, with `gap` of a slot between neighbours, as a number is written on the Number page's pad."""
+    slot = canvas["width"] / len(digits)
+    strokes: list[Polyline] = []
+    for i, digit in enumerate(digits):
+        x = canvas["x"] + i * slot + gap * slot / 2
+        strokes += fit_to_box(digit, {"x": x, "y": canvas["y"], "width": slot * (1 - gap), "height": canvas["height"]})
+    return strokes
+
+
 def densify(stroke: Polyline, step: float = 16.0) -> Polyline:
     """Points at most `step` px apart along the stroke, as a hand moving a pointer produces.
 

@@ -55,17 +55,9 @@ def open_number_page(page, live_server, username: str = "ada") -> None:
 
 def number_strokes(page, indices=TWENTY_TWENTY_SIX) -> list[bs.Polyline]:
     """The digits' traced strokes laid out left to right on the wide canvas, each in its quarter with a gap."""
-    canvas = bs.canvas_box(page)
-    slot = canvas["width"] / len(indices)
-    gap = 0.1 * slot
-    strokes, labels = [], []
-    for i, index in enumerate(indices):
-        digit, label = bs.digit_strokes(index)
-        box = {"x": canvas["x"] + i * slot + gap / 2, "y": canvas["y"], "width": slot - gap, "height": canvas["height"]}
-        strokes += bs.fit_to_box(digit, box)
-        labels.append(label)
-    assert labels == [2, 0, 2, 6]
-    return strokes
+    digits = [bs.digit_strokes(index) for index in indices]
+    assert [label for _, label in digits] == [2, 0, 2, 6]
+    return bs.lay_out_number([strokes for strokes, _ in digits], bs.canvas_box(page))
 
 
 def wait_for_number(page, timeout: float = 20_000) -> str:
