@@ -1,5 +1,6 @@
 """Every read of the recognizer's data (HackSoftware Django-Styleguide selectors)."""
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -144,6 +145,29 @@ def digit_sample_corrections_for_training() -> QuerySet[DigitSample]:
         submission__segmentation_wrong=False,
         submission__excluded_from_training=False,
     ).order_by("submission_id", "position")
+
+
+@dataclass(frozen=True)
+class NumberCorrections:
+    """How corrected numbers stand: how many, how many had their digits found wrong (another count of
+    digits: no digit of theirs is trained on), and how many of their digits the next retraining uses."""
+
+    corrected: int
+    segmentation_wrong: int
+    digits_for_training: int
+
+    @property
+    def segmentation_wrong_share(self) -> float | None:
+        return self.segmentation_wrong / self.corrected if self.corrected else None
+
+
+def number_corrections() -> NumberCorrections:
+    corrected = Submission.objects.numbers().corrected()
+    return NumberCorrections(
+        corrected=corrected.count(),
+        segmentation_wrong=corrected.filter(segmentation_wrong=True).count(),
+        digits_for_training=digit_sample_corrections_for_training().count(),
+    )
 
 
 def submission_corrections_for_review(

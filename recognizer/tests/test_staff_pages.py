@@ -440,3 +440,19 @@ class TestFigures:
         assert cells[0]["text"] == "1" and cells[2]["text"] == "50.00%"
         assert cells[4] == {"text": "-10.00 pp", "trend": "worse"}
         assert ModelFigures.from_dict({"ece": 0.01, "junk": 1}).mnist_test_ece == 0.01
+
+
+def test_the_corrections_page_counts_numbers_whose_digits_were_found_wrong(staff_client):
+    from recognizer.services.numbers import number_correct
+    from recognizer.tests.factories import NumberFactory
+
+    right, wrong, uncorrected = NumberFactory(), NumberFactory(), NumberFactory()  # each "42", two digits
+    number_correct(submission=right, user=right.user, true_number="47")  # as many digits: both train
+    number_correct(submission=wrong, user=wrong.user, true_number="421")  # another count: none trains
+    assert uncorrected.digit_samples.count() == 2
+
+    html = staff_client.get(CORRECTIONS).content.decode()
+    figure = html[html.index('data-testid="number-corrections"') :].split("</p>", 1)[0]
+    assert "<strong>2</strong> corrected" in figure
+    assert 'data-testid="segmentation-wrong">1<' in figure and "(50.0%)" in figure
+    assert "<strong>2</strong> digits of corrected numbers" in figure

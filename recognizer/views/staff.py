@@ -23,6 +23,7 @@ from recognizer.models import Submission, TrainingRun
 from recognizer.selectors import (
     model_version_events,
     model_version_list,
+    number_corrections,
     submission_corrections_for_review,
     submission_corrections_for_training,
     training_run_current,
@@ -169,6 +170,7 @@ def corrections_page(request: HttpRequest) -> HttpResponse:
             "filter_form": filter_form,
             "page_obj": page,
             "used_count": submission_corrections_for_training().count(),
+            "numbers": number_corrections(),
             "digits": range(10),
         },
     )
@@ -224,6 +226,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
             "current_run_api_url": _run_api_url(current) if current else "",
             "runs": training_run_list()[:RECENT_RUNS],
             "used_count": submission_corrections_for_training().count(),
+            "numbers": number_corrections(),
         },
     )
 
