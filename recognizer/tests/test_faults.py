@@ -59,7 +59,7 @@ def test_an_unreachable_database_is_a_503_with_retry_after(token_client, client,
     # The page script calls the same endpoint with the session (CSRF is not enforced by the test client).
     page_script = client.post("/api/v1/predictions/", {"image": upload(), "source": "canvas"})
     upload_form = client.post(reverse("recognizer:upload"), {"image": upload()})
-    monkeypatch.setattr("recognizer.views.people.submission_list_for_user", _database_down)
+    monkeypatch.setattr("recognizer.views.people.history_list_for_user", _database_down)
     page = client.get(reverse("recognizer:history"))
 
     for response in (api, page_script, upload_form, page):
