@@ -16,6 +16,7 @@ from ml.retrain.errors import (
 )
 from ml.retrain.gate import PROMOTE, REJECT, gate, gate_rules
 from ml.retrain.split import (
+    GROUP_SEPARATOR,
     HOLDOUT_FRACTION,
     SPLIT_SALT,
     CorrectionSet,
@@ -60,6 +61,7 @@ __all__ = [
     "check_split",
     "gate",
     "gate_rules",
+    "GROUP_SEPARATOR",
     "split_key_is_holdout",
     "split_problem",
     "retrain",

@@ -17,9 +17,17 @@ SPLIT_SALT = "digitvision-retrain-holdout-v1"
 ALLOWED_LABELS = (NOT_A_DIGIT_LABEL, *range(10))
 
 
+GROUP_SEPARATOR = "/"  # "number-12/digit-3": keys with the same group (before it) fall on the same side
+
+
 def split_key_is_holdout(key: str) -> bool:
-    """True for the ~20% of keys held out for judging: sha256 of the salted key, the same in every process."""
-    digest = hashlib.sha256(f"{SPLIT_SALT}:{key}".encode()).digest()
+    """True for the ~20% of keys held out for judging: sha256 of the salted key, the same in every process.
+
+    A key's group is the part before GROUP_SEPARATOR (the whole key if it has none), and it is the group that
+    is hashed: the digits of one number, written together in one hand, are never on both sides, so the
+    holdout judges the candidate on numbers it has not seen a digit of."""
+    group = key.split(GROUP_SEPARATOR, 1)[0]
+    digest = hashlib.sha256(f"{SPLIT_SALT}:{group}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < HOLDOUT_FRACTION
 
 

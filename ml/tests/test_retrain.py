@@ -45,6 +45,14 @@ def test_split_is_about_twenty_percent():
     assert abs(share - HOLDOUT_FRACTION) < 0.015  # binomial sd is 0.004
 
 
+def test_the_digits_of_one_number_fall_on_the_same_side():
+    for number in range(300):
+        sides = {split_key_is_holdout(f"submission-{number}/digit-{place}") for place in range(6)}
+        assert sides == {split_key_is_holdout(f"submission-{number}")}  # the number's own key decides
+    held = sum(split_key_is_holdout(f"submission-{n}/digit-0") for n in range(10_000)) / 10_000
+    assert abs(held - HOLDOUT_FRACTION) < 0.015
+
+
 def test_split_is_stable_across_processes():
     keys = [f"submission-{i}" for i in range(200)] + ["3f1c2a9e-8b7d-4c55-9a1e-0d4b5e6f7a8b"]
     here = [split_key_is_holdout(k) for k in keys]

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ml import data as mnist
-from ml.retrain import split_problem
+from ml.retrain import GROUP_SEPARATOR, split_problem
 from recognizer.exceptions import (
     TrainingError,
     TrainingInProgressError,
@@ -86,8 +86,9 @@ def training_correction_key(submission_id: int) -> str:
 
 
 def training_digit_sample_key(*, submission_id: int, position: int) -> str:
-    """The stable key a corrected digit of a number is split by: its number and its place, which never change."""
-    return f"{training_correction_key(submission_id)}-digit-{position}"
+    """The stable key a corrected digit of a number is split by: its number, which is the group the split
+    hashes (all of a number's digits go to train, or all to the holdout), and its place, which never change."""
+    return f"{training_correction_key(submission_id)}{GROUP_SEPARATOR}digit-{position}"
 
 
 def training_correction_keys() -> list[str]:
