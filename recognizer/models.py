@@ -93,6 +93,8 @@ _UNCORRECTED = Q(corrected_digit__isnull=True, corrected_not_a_digit=False, corr
 # The true answer: the correction if any, else the model's.
 _TRUE_NOT_A_DIGIT = Q(corrected_not_a_digit=True) | Q(corrected_digit__isnull=True, not_a_digit=True)
 _TRUE_DIGIT = Q(corrected_digit__isnull=False) | Q(corrected_not_a_digit=False, not_a_digit=False)
+# A number's true answer is a number when it was corrected (a correction is always a number) or read as one.
+_TRUE_NUMBER = Q(corrected_number__gt="") | Q(not_a_number=False)
 _CONFIRMED = Q(corrected_digit=F("predicted_digit")) | Q(corrected_not_a_digit=True, not_a_digit=True)
 # Spelled without negation: NOT (corrected_digit = predicted_digit) is NULL, so false, for a refused submission.
 _CHANGED = (
@@ -101,6 +103,11 @@ _CHANGED = (
     | Q(corrected_digit__gt=F("predicted_digit"))
     | Q(corrected_not_a_digit=True, not_a_digit=False)
 )
+
+
+def _check_number_answer(answer: str) -> None:
+    if answer not in NUMBER_ANSWERS:
+        raise ValueError(f"unknown answer {answer!r}: choose one of {', '.join(NUMBER_ANSWERS)}")
 
 
 def _check_answer(answer: str) -> None:
@@ -121,11 +128,22 @@ class SubmissionQuerySet(models.QuerySet):
         """Numbers whose true number is ``number``: the correction if any, else what was read."""
         return self.filter(Q(corrected_number=number) | Q(corrected_number="", predicted_number=number))
 
+    def with_digit_in_true_number(self, digit: int) -> "SubmissionQuerySet":
+        """Numbers whose true number (the correction if any, else what was read) holds ``digit``."""
+        return self.filter(
+            Q(corrected_number__contains=str(digit)) | Q(corrected_number="", predicted_number__contains=str(digit))
+        )
+
     def with_number_answer(self, answer: str) -> "SubmissionQuerySet":
         """Numbers by what was read, one of NUMBER_ANSWERS: ``number`` or ``not_a_number``."""
-        if answer not in NUMBER_ANSWERS:
-            raise ValueError(f"unknown answer {answer!r}: choose one of {', '.join(NUMBER_ANSWERS)}")
+        _check_number_answer(answer)
         return self.filter(not_a_number=answer == "not_a_number")
+
+    def with_true_number_answer(self, answer: str) -> "SubmissionQuerySet":
+        """Numbers by their true answer, one of NUMBER_ANSWERS: a correction is always a number; uncorrected,
+        what was read."""
+        _check_number_answer(answer)
+        return self.filter(_TRUE_NUMBER if answer == "number" else ~_TRUE_NUMBER)
 
     def with_true_digit(self, digit: int) -> "SubmissionQuerySet":
         """Submissions whose true digit is ``digit``: the correction if any, else the prediction. A submission

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.fields.files import FieldFile
 from PIL import Image, UnidentifiedImageError
 
@@ -211,10 +211,6 @@ def model_version_events(*, limit: int = 50) -> QuerySet[ModelVersionEvent]:
     return ModelVersionEvent.objects.select_related("version", "previous", "by", "training_run")[:limit]
 
 
-# A number whose true answer is a number: corrected (to digits), or read as one.
-_TRUE_NUMBER = Q(corrected_number__gt="") | Q(not_a_number=False)
-
-
 def history_list_for_user(
     *,
     user,
@@ -236,15 +232,13 @@ def history_list_for_user(
     if kind in (None, "number") and answers <= NUMBER_ANSWERS.keys():
         numbers = number_list_for_user(user=user)
         if digit is not None:
-            numbers = numbers.filter(
-                Q(corrected_number__contains=str(digit)) | Q(corrected_number="", predicted_number__contains=str(digit))
-            )
+            numbers = numbers.with_digit_in_true_number(digit)
         if corrected is not None:
             numbers = numbers.corrected(corrected)
         if answer is not None:
             numbers = numbers.with_number_answer(answer)
         if true_answer is not None:
-            numbers = numbers.filter(_TRUE_NUMBER if true_answer == "number" else ~_TRUE_NUMBER)
+            numbers = numbers.with_true_number_answer(true_answer)
         parts.append(numbers)
     if not parts:
         return Submission.objects.none()
@@ -252,6 +246,7 @@ def history_list_for_user(
     return both.order_by(*(LEAST_SURE_FIRST if order == "lowest_confidence" else ("-created_at", "-id")))
 
 
+# EXIF orientations that turn the picture a quarter: upright, it is as wide as the stored image is high.
 _QUARTER_TURNS = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
 

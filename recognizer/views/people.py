@@ -224,7 +224,6 @@ def numbers(request: HttpRequest) -> HttpResponse:
     )
 
 
-# A number's true answer is a number when it was corrected (a correction is always a number) or read as one.
 @login_required
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
@@ -312,7 +311,6 @@ def _own_number_or_404(request: HttpRequest, pk: int) -> Submission:
         raise Http404("No such number.") from exc
 
 
-# EXIF orientations that turn the picture a quarter: upright, it is as wide as the stored image is high.
 def _boxes_context(number: Submission) -> dict | None:
     """The digits' boxes over the original, in its pixels: an SVG with the original's size as its viewBox
     scales them with the image as shown. Each box is labelled with its digit, above it (inside, at the top
