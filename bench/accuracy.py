@@ -108,6 +108,16 @@ def latency(predictor: Predictor, files: dict[str, list[bytes]], repeats: int) -
     return result
 
 
+def alternating_rounds(first, second, rounds: int) -> tuple[float, float]:
+    """The median over ``rounds`` of what ``first()`` and ``second()`` measure (a p50 in ms each), called in
+    turn in one process, so the machine's hour-to-hour speed falls on both alike."""
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(first())
+        theirs.append(second())
+    return float(np.median(ours)), float(np.median(theirs))
+
+
 def throughput(predictor: Predictor, inputs: np.ndarray, batch: int = 256, rounds: int = 20) -> dict:
     """Model-only images per second for preprocessed batches."""
     predictor.probabilities(inputs[:batch])

@@ -506,16 +506,16 @@ def evaluate(
 def latency_ratio(predictor: Any, baseline: Any, files: list[bytes], rounds: int = 5, repeats: int = 200) -> dict:
     """p50 latency (preprocess + model, one thread) of ``predictor`` over ``baseline``'s on the same files,
     measured in alternating rounds in one process, so the machine's hour-to-hour speed cancels out."""
-    from bench.accuracy import latency
+    from bench.accuracy import alternating_rounds, latency
 
-    ours, theirs = [], []
-    for _ in range(rounds):
-        ours.append(latency(predictor, {"files": files}, repeats)["files"]["total"]["p50_ms"])
-        theirs.append(latency(baseline, {"files": files}, repeats)["files"]["total"]["p50_ms"])
+    def p50_ms(reader: Any) -> float:
+        return latency(reader, {"files": files}, repeats)["files"]["total"]["p50_ms"]
+
+    ours, theirs = alternating_rounds(lambda: p50_ms(predictor), lambda: p50_ms(baseline), rounds)
     return {
-        "p50_ms": float(np.median(ours)),
-        "baseline_p50_ms": float(np.median(theirs)),
-        "ratio": float(np.median(ours) / np.median(theirs)),
+        "p50_ms": ours,
+        "baseline_p50_ms": theirs,
+        "ratio": ours / theirs,
         "rounds": rounds,
         "repeats_per_round": repeats,
     }

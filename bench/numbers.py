@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from scipy import ndimage
 
+from bench.accuracy import alternating_rounds
 from bench.not_a_digit import pen_width, present
 from bench.robustness import (
     BICUBIC,
@@ -494,14 +495,13 @@ def latency_ratio(
 ) -> dict:
     """p50 of reading a 4-digit canvas number over p50 of predicting one digit on a canvas as tall (decode
     included, one thread), in alternating rounds in one process, so the machine's speed cancels out."""
-    ours, theirs = [], []
-    for _ in range(rounds):
-        ours.append(_p50_ms(read, number_files, repeats))
-        theirs.append(_p50_ms(predict, digit_files, repeats))
+    ours, theirs = alternating_rounds(
+        lambda: _p50_ms(read, number_files, repeats), lambda: _p50_ms(predict, digit_files, repeats), rounds
+    )
     return {
-        "number_p50_ms": float(np.median(ours)),
-        "digit_p50_ms": float(np.median(theirs)),
-        "ratio": float(np.median(ours) / np.median(theirs)),
+        "number_p50_ms": ours,
+        "digit_p50_ms": theirs,
+        "ratio": ours / theirs,
         "rounds": rounds,
         "repeats_per_round": repeats,
         "files": f"{len(number_files)} {LATENCY_DIGITS}-digit 840x280 canvases, {len(digit_files)} 280x280 one-digit",
