@@ -57,13 +57,15 @@ run: migrate mnist
 
 fetch-mnist: mnist
 
-# The shipped model, in its two recorded steps: DigitNet on MNIST (about 25 minutes on 2 cores), then
+# The shipped models. DigitNet in its two recorded steps: on MNIST (about 25 minutes on 2 cores), then
 # outlier exposure on the synthetic not-a-digit negatives with a quarter of the images redrawn with a uniform
-# pen (about 25 minutes, plus 4 the first time to make the negatives), calibrated and exported.
+# pen (about 25 minutes, plus 4 the first time to make the negatives), calibrated and exported. Then StringNet,
+# the reader of touching digits, on synthetic strings of MNIST training digits (about 30 minutes).
 train: install mnist
 	$(PY) -m ml.train --epochs 30 --no-report --out data/train/digits.pt
 	$(PY) -m ml.train --init data/train/digits.pt --epochs 14 --lr 2e-3 --negative-weight 1.0 \
 		--negatives-per-kind 3000 --redrawn-share 0.25 --out ml/artifacts/digitnet.pt
+	$(PY) -m ml.string_model --out ml/artifacts/stringnet.onnx
 
 # Accuracy (tensors, full pipeline, robustness suite), calibration, latency, throughput of the shipped model.
 bench: install mnist

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from ml.decode import decode_image
 from ml.predictor import Predictor
 from ml.preprocess import Ink, as_array, find_ink, ink_source, preprocess_ink, shrink
 from ml.refusal import refusals
+from ml.strings import FRAME, PAD, StringDigit, StringReader, shipped_reader, string_input
 
 __all__ = ["MAX_DIGITS", "NumberDigit", "NumberReading", "read_number", "read_numbers"]
 
@@ -116,6 +118,39 @@ class _Candidate:
 
 
 @dataclass(frozen=True)
+class _String:
+    """A blob that was cut (atoms ``start:stop`` are its slices), also read whole by the string reader."""
+
+    start: int
+    stop: int
+    mask: np.ndarray  # bool, the analysed image's shape
+    x0: int  # the first column of its ink in the analysed image
+    scale: float  # analysed pixels per column of the reader's input
+    input: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """One image's ink: its atoms, left to right, and the blobs that were cut into several of them."""
+
+    atoms: list[_Atom]
+    strings: list[_String]
+    reference: float
+    analysed: _Analysed
+    slant: float
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """A step of the search: atoms ``start:stop`` read as ``digits`` (one, or a string's) at ``cost``."""
+
+    start: int
+    stop: int
+    cost: float
+    digits: list[NumberDigit]
+
+
+@dataclass(frozen=True)
 class _Analysed:
     """An image's ink, and how to map its pixels back to the original image: scale, then offset."""
 
@@ -124,40 +159,68 @@ class _Analysed:
     offset: tuple[int, int] = (0, 0)  # x, y of the analysed region in the original
 
 
-def read_number(predictor: Predictor, image: bytes | str | Path | Image.Image | io.IOBase) -> NumberReading:
+def read_number(
+    predictor: Predictor, image: bytes | str | Path | Image.Image | io.IOBase, strings: StringReader | None = None
+) -> NumberReading:
     """The number in one image; raises ImageDecodeError for anything unreadable."""
-    return read_numbers(predictor, [image])[0]
+    return read_numbers(predictor, [image], strings)[0]
 
 
-def read_numbers(predictor: Predictor, images: list) -> list[NumberReading]:
-    """The numbers in several images, every candidate digit of all of them through the model in one batch."""
+def read_numbers(predictor: Predictor, images: list, strings: StringReader | None = None) -> list[NumberReading]:
+    """The numbers in several images. Each blob cut where digits may touch is also read whole by the string
+    reader (the shipped one unless given), which says where its digits lie; the digits it found and every
+    candidate digit of all the images go through the digit model in one batch; then a search picks each
+    image's cheapest reading, the cut pieces' or the whole blob's."""
     pieces = [_pieces(image) for image in images]
-    candidates = [c for piece in pieces if not isinstance(piece, str) for c in piece[1]]
-    inputs = np.stack([c.image for c in candidates]) if candidates else np.zeros((0, 28, 28), np.float32)
-    probabilities = predictor.probabilities(inputs) if candidates else np.zeros((0, 10))
-    refused = refusals(probabilities, inputs, predictor.backend.rejection_threshold)
-    readings, at = [], 0
-    for piece in pieces:
-        if isinstance(piece, str):
-            readings.append(NumberReading(number=None, confidence=None, digits=[], reason=piece))
-            continue
-        atoms, mine, reference = piece
-        span = slice(at, at + len(mine))
-        at += len(mine)
-        readings.append(_best_reading(atoms, reference, mine, probabilities[span], refused[span]))
-    return readings
+    found = [p for p in pieces if not isinstance(p, str)]
+    wide = [(p, s) for p in found for s in p.strings]
+    texts = (strings or shipped_reader()).read([s.input for _, s in wide]) if wide else []
+    whole: dict[int, list[tuple[_String, list[_Candidate], list[StringDigit]]]] = {id(p): [] for p in found}
+    for (p, s), text in zip(wide, texts, strict=True):
+        parts = _split(p, s, text) if text else []
+        if parts and all(parts):  # else the reader saw no digit here, or a digit without ink: cut the blob
+            whole[id(p)].append((s, parts, text))
+    candidates = {id(p): _candidates(p) for p in found}
+    inputs = [c.image for p in found for c in candidates[id(p)]]
+    inputs += [part.image for p in found for _, parts, _ in whole[id(p)] for part in parts]
+    batch = np.stack(inputs) if inputs else np.zeros((0, 28, 28), np.float32)
+    probabilities = predictor.probabilities(batch) if inputs else np.zeros((0, 10))
+    refused = refusals(probabilities, batch, predictor.backend.rejection_threshold)
+    answers = iter(zip(probabilities, refused, strict=True))
+    edges = {id(p): [_single_edge(c, *next(answers)) for c in candidates[id(p)]] for p in found}  # batch order
+    for p in found:
+        edges[id(p)] += [_string_edge(s, parts, text, answers) for s, parts, text in whole[id(p)]]
+    return [
+        NumberReading(number=None, confidence=None, digits=[], reason=p)
+        if isinstance(p, str)
+        else _best_reading(p, edges[id(p)])
+        for p in pieces
+    ]
 
 
 # --------------------------------------------------------------------------- from the image to the pieces
 
 
-def _pieces(image) -> tuple[list[_Atom], list[_Candidate], float] | str:
-    """The atoms of an image's ink and every candidate digit they can make, or why there is no ink."""
+def _pieces(image) -> _Pieces | str:
+    """The atoms of an image's ink and its cut blobs, or why there is no ink."""
     analysed = _analyse(decode_image(image))
     if isinstance(analysed.ink, str):
         return analysed.ink
     atoms, reference, slant = _atoms(analysed.ink.mask)
-    return atoms, _candidates(atoms, analysed, reference, slant), reference
+    return _Pieces(atoms, _strings(atoms, analysed), reference, analysed, slant)
+
+
+def _strings(atoms: list[_Atom], analysed: _Analysed) -> list[_String]:
+    """Each blob that was cut into slices, whole, as the string reader's input."""
+    out = []
+    for blob in dict.fromkeys(a.blob for a in atoms if a.partial):
+        at = [k for k, a in enumerate(atoms) if a.blob == blob and a.partial]
+        mask = np.logical_or.reduce([atoms[k].mask for k in at])
+        found = analysed.ink.cut_out(mask)
+        y0, y1, x0, _ = found.box
+        reader_input = string_input(found.ink)
+        out.append(_String(min(at), max(at) + 1, mask, x0, (y1 - y0) / (reader_input.shape[0] - 2 * PAD), reader_input))
+    return out
 
 
 def _analyse(img: Image.Image) -> _Analysed:
@@ -191,8 +254,10 @@ def _atoms(mask: np.ndarray) -> tuple[list[_Atom], float, float]:
     slant = _slant(labels, [i for i in keep if sizes[i] >= SIZEABLE_INK * sizes.max()], boxes)
     atoms: list[_Atom] = []
     for group in _stacked(keep, boxes):
-        blob = np.isin(labels, [i + 1 for i in group])
-        atoms.extend(_slices(blob, ndimage.find_objects(blob.astype(np.int8))[0], reference, slant, blob_id=group[0]))
+        box = tuple(slice(min(boxes[i][d].start for i in group), max(boxes[i][d].stop for i in group)) for d in (0, 1))
+        blob = np.zeros(mask.shape, dtype=bool)
+        blob[box] = np.isin(labels[box], [i + 1 for i in group])  # within its box: the image may be large
+        atoms.extend(_slices(blob, box, reference, slant, blob_id=group[0]))
     return sorted(atoms, key=lambda a: a.centre), reference, slant
 
 
@@ -228,10 +293,13 @@ def _slant(labels: np.ndarray, blobs: list[int], boxes: list) -> float:
     return float(np.median(leans)) if leans else 0.0  # no single digit to tell: upright
 
 
-def _atom(mask: np.ndarray, blob: int, partial: bool) -> _Atom:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    box = (int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1)
-    return _Atom(mask, *box, int(mask.sum()), blob, partial)
+def _atom(mask: np.ndarray, within: tuple[slice, slice], blob: int, partial: bool) -> _Atom:
+    """The atom of ``mask``, whose ink lies ``within`` that box of the image."""
+    window = mask[within]
+    rows, cols = np.flatnonzero(window.any(axis=1)), np.flatnonzero(window.any(axis=0))
+    y, x = within[0].start, within[1].start
+    box = (x + int(cols[0]), x + int(cols[-1]) + 1, y + int(rows[0]), y + int(rows[-1]) + 1)
+    return _Atom(mask, *box, int(window.sum()), blob, partial)
 
 
 def _slices(blob: np.ndarray, box: tuple[slice, slice], reference: float, slant: float, *, blob_id: int) -> list[_Atom]:
@@ -241,7 +309,7 @@ def _slices(blob: np.ndarray, box: tuple[slice, slice], reference: float, slant:
     window = blob[ys, xs]
     width, height = window.shape[1], window.shape[0]
     if width - slant * height <= SPLIT_WIDTH * min(reference, height):  # slanted writing is wider
-        return [_atom(blob, blob_id, partial=False)]
+        return [_atom(blob, box, blob_id, partial=False)]
     least = max(1, round(MIN_SLICE * reference))
     wide = width - slant * height > EVEN_CUTS_WIDTH * min(reference, height)
     starts = _thinnest_columns(window, least, reference, even=wide)
@@ -252,10 +320,10 @@ def _slices(blob: np.ndarray, box: tuple[slice, slice], reference: float, slant:
         right = np.maximum(right, left)  # paths never cross: each slice lies between two of them
         part = np.zeros_like(blob)
         part[ys, xs] = window & (columns > left[:, None]) & (columns <= right[:, None])
-        if part.any():
-            pieces.append(_atom(part, blob_id, partial=True))
+        if part[ys, xs].any():
+            pieces.append(_atom(part, box, blob_id, partial=True))
         left = right
-    return pieces if len(pieces) > 1 else [_atom(blob, blob_id, partial=False)]
+    return pieces if len(pieces) > 1 else [_atom(blob, box, blob_id, partial=False)]
 
 
 def _thinnest_columns(window: np.ndarray, least: int, reference: float, even: bool) -> list[int]:
@@ -298,8 +366,9 @@ def _cut_path(window: np.ndarray, start: int, reach: int) -> np.ndarray:
     return path + lo
 
 
-def _candidates(atoms: list[_Atom], analysed: _Analysed, reference: float, slant: float) -> list[_Candidate]:
+def _candidates(pieces: _Pieces) -> list[_Candidate]:
     """Every run of neighbouring atoms that could be one digit, with its model input."""
+    atoms, reference = pieces.atoms, pieces.reference
     out: list[_Candidate] = []
     for start in range(len(atoms)):
         x0, x1 = atoms[start].x0, atoms[start].x1
@@ -311,7 +380,7 @@ def _candidates(atoms: list[_Atom], analysed: _Analysed, reference: float, slant
                 x0, x1 = min(x0, nxt.x0), max(x1, nxt.x1)
                 if x1 - x0 > MAX_DIGIT_WIDTH * reference:
                     break
-            candidate = _candidate(atoms, start, stop, analysed, reference, slant)
+            candidate = _candidate(atoms, start, stop, pieces.analysed, reference, pieces.slant)
             if candidate is not None:
                 out.append(candidate)
     return out
@@ -322,6 +391,13 @@ def _candidate(atoms: list[_Atom], start: int, stop: int, analysed: _Analysed, r
     if max(a.y1 for a in run) - min(a.y0 for a in run) < MIN_DIGIT_HEIGHT * reference:
         return None
     mask = run[0].mask if len(run) == 1 else np.logical_or.reduce([a.mask for a in run])
+    cut = {a.blob for a in run if a.partial}
+    partial = any(a.blob in cut and not start <= k < stop for k, a in enumerate(atoms))
+    return _prepared(mask, analysed, slant, start, stop, partial)
+
+
+def _prepared(mask: np.ndarray, analysed: _Analysed, slant: float, start: int, stop: int, partial: bool):
+    """The ink of ``mask`` as a candidate digit: its 28x28 input and its box; None if it is no digit."""
     found = analysed.ink.cut_out(mask)
     prepared = preprocess_ink(found.ink, extent=max(found.ink.shape) * analysed.factor)
     if prepared.no_digit:
@@ -330,24 +406,54 @@ def _candidate(atoms: list[_Atom], start: int, stop: int, analysed: _Analysed, r
     f, (ox, oy) = analysed.factor, analysed.offset
     box = (ox + round(x0 * f), oy + round(y0 * f), max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
     upright = max(x1 - x0 - slant * (y1 - y0), 0.2 * (x1 - x0))
-    cut = {a.blob for a in run if a.partial}
-    partial = any(a.blob in cut and not start <= k < stop for k, a in enumerate(atoms))
     return _Candidate(start, stop, prepared.image, box, float(np.log(upright / (y1 - y0))), partial)
+
+
+def _split(pieces: _Pieces, string: _String, digits: list[StringDigit]) -> list[_Candidate | None]:
+    """The blob's ink under each digit the string reader read, parted half-way between neighbouring digits'
+    frames, as a candidate (its input and box; None where no digit's worth of ink lies)."""
+    columns = np.arange(string.mask.shape[1])[None, :]
+    edges = [PAD] + [FRAME * 0.5 * (a.frames[1] + b.frames[0]) for a, b in pairwise(digits)]
+    edges.append(np.inf)
+    out = []
+    for lo, hi in pairwise(edges):
+        x_lo = string.x0 + (lo - PAD) * string.scale if lo > PAD else -np.inf
+        x_hi = string.x0 + (hi - PAD) * string.scale
+        part = string.mask & (columns >= x_lo) & (columns < x_hi)
+        out.append(
+            _prepared(part, pieces.analysed, pieces.slant, string.start, string.stop, True) if part.any() else None
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- choosing the reading
 
 
-def _best_reading(
-    atoms: list[_Atom], reference: float, candidates: list[_Candidate], probabilities: np.ndarray, refused: np.ndarray
-) -> NumberReading:
+def _single_edge(candidate: _Candidate, probabilities: np.ndarray, refused: bool) -> _Edge:
+    cost = _cost(candidate, probabilities, bool(refused))
+    return _Edge(candidate.start, candidate.stop, cost, [_digit(candidate, probabilities, bool(refused))])
+
+
+def _string_edge(string: _String, parts: list[_Candidate], digits: list[StringDigit], answers) -> _Edge:
+    """A cut blob read whole: each digit where the string reader found it, read by both models (the product
+    of their probabilities, renormalised: two opinions, either can veto), at -log of its probability."""
+    out = []
+    for part, read in zip(parts, digits, strict=True):
+        alone, _ = next(answers)  # the digit model's refusal is no veto: the cut leaves a neighbour's strokes
+        both = read.probabilities * alone
+        out.append(_digit(part, both / max(float(both.sum()), 1e-12), False))
+    cost = sum(-np.log(max(d.confidence, 1e-9)) + DIGIT_COST for d in out)
+    return _Edge(string.start, string.stop, float(cost), out)
+
+
+def _best_reading(pieces: _Pieces, edges: list[_Edge]) -> NumberReading:
     """The cheapest way to read the atoms left to right as digits, leaving stray marks out (dynamic programming
     over how many atoms are used)."""
+    atoms, reference = pieces.atoms, pieces.reference
     reference_ink = float(np.median([a.ink for a in atoms if a.ink >= SIZEABLE_INK * max(b.ink for b in atoms)]))
-    costs = [_cost(c, p, r) for c, p, r in zip(candidates, probabilities, refused, strict=True)]
-    by_start: dict[int, list[int]] = {}
-    for k, c in enumerate(candidates):
-        by_start.setdefault(c.start, []).append(k)
+    by_start: dict[int, list[_Edge]] = {}
+    for edge in edges:
+        by_start.setdefault(edge.start, []).append(edge)
     best = [np.inf] * (len(atoms) + 1)  # best[i]: the cheapest reading of atoms[:i]
     best[0], came_from = 0.0, [None] * (len(atoms) + 1)
     for i in range(len(atoms)):
@@ -356,18 +462,15 @@ def _best_reading(
         skip = best[i] + SKIP_COST * max(atoms[i].ink / reference_ink, (atoms[i].y1 - atoms[i].y0) / reference)
         if skip < best[i + 1]:
             best[i + 1], came_from[i + 1] = skip, (i, None)
-        for k in by_start.get(i, []):
-            stop = candidates[k].stop
-            if best[i] + costs[k] < best[stop]:
-                best[stop], came_from[stop] = best[i] + costs[k], (i, k)
+        for edge in by_start.get(i, []):
+            if best[i] + edge.cost < best[edge.stop]:
+                best[edge.stop], came_from[edge.stop] = best[i] + edge.cost, (i, edge)
     chosen, i = [], len(atoms)
     while i > 0:
-        i, k = came_from[i]
-        if k is not None:
-            chosen.append(k)
-    chosen.reverse()
-    digits = [_digit(candidates[k], probabilities[k], bool(refused[k])) for k in chosen]
-    return _reading(digits)
+        i, edge = came_from[i]
+        if edge is not None:
+            chosen.append(edge)
+    return _reading([d for edge in reversed(chosen) for d in edge.digits])
 
 
 def _cost(candidate: _Candidate, probabilities: np.ndarray, refused: bool) -> float:

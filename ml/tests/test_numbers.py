@@ -12,6 +12,7 @@ from ml.checkpoint import SHIPPED_CHECKPOINT
 from ml.data import load_mnist
 from ml.numbers import ASPECTS, MAX_DIGITS, aspect_statistics, read_number, read_numbers
 from ml.predictor import Predictor
+from ml.strings import STRING_HEIGHT, StringDigit
 
 SCALE = 4  # MNIST digits are pasted four times their size: 112 px, as drawn on a canvas
 
@@ -177,3 +178,35 @@ def test_the_aspect_figures_are_the_ones_measured_on_mnist_training_digits(mnist
     splits = load_mnist(mnist_root)
     measured = aspect_statistics(splits.train_images[:50_000], splits.train_labels[:50_000])
     assert np.allclose(measured, ASPECTS, atol=1e-3)
+
+
+class _FakeStrings:
+    """A string reader that reads every blob as the digits it was given (frames as given)."""
+
+    def __init__(self, *digits: tuple[int, tuple[int, int]]):
+        self.digits = digits
+        self.inputs: list[np.ndarray] = []
+
+    def read(self, inputs: list[np.ndarray]) -> list[list[StringDigit]]:
+        self.inputs.extend(inputs)
+        return [[StringDigit(d, np.where(np.arange(10) == d, 0.91, 0.01), f) for d, f in self.digits] for _ in inputs]
+
+
+def test_a_cut_blob_is_also_read_whole_by_the_string_reader_its_ink_parted_between_the_digits(predictor, digits):
+    a, b = digits[3][0], digits[5][1]
+    ink, boxes = _number([a, b], [_touching(a, b) - 2])
+    reader = _FakeStrings((3, (1, 4)), (5, (7, 10)))
+    reading = read_number(predictor, _png(ink), reader)
+    assert len(reader.inputs) == 1 and reader.inputs[0].shape[0] == STRING_HEIGHT
+    assert reading.number == "35"
+    (x0, _, w0, _), (x1, _, w1, _) = (d.box for d in reading.digits)
+    assert x0 < x1 and x0 + w0 <= x1 + 6  # side by side (their faint edges overlap)
+    assert abs(x0 - boxes[0][0]) <= 8 and abs(x1 + w1 - boxes[1][0] - boxes[1][2]) <= 8
+    assert all(d.input_image.shape == (28, 28) and len(d.probabilities) == 10 for d in reading.digits)
+
+
+def test_the_digit_model_has_a_say_in_what_the_string_reader_reads(predictor, digits):
+    a, b = digits[3][0], digits[5][1]
+    ink, _ = _number([a, b], [_touching(a, b) - 2])
+    assert read_number(predictor, _png(ink), _FakeStrings((8, (1, 4)), (6, (7, 10)))).number == "35"
+    assert read_number(predictor, _png(ink), _FakeStrings()).number == "35"  # no digit read whole: cut
