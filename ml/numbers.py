@@ -13,7 +13,7 @@ from scipy import ndimage
 
 from ml.decode import decode_image
 from ml.predictor import Predictor
-from ml.preprocess import Ink, as_array, find_ink, ink_source, preprocess_ink, shrink
+from ml.preprocess import Ink, as_array, find_ink, ink_map, ink_source, preprocess_ink, shrink
 from ml.refusal import refusals
 from ml.strings import FRAME, PAD, StringDigit, StringReader, shipped_reader, string_input
 
@@ -57,6 +57,8 @@ ASPECTS = (
 )
 WIDE_Z = 1.5  # ... beyond this z-score: a digit may be written wide
 RELOCATE_FACTOR = 1.5  # a big image whose ink is small is looked at again at full resolution around the ink
+NOISY_INK = 0.2  # ... and where more of it than this is "ink", or none is, the threshold saw the paper's noise:
+SALIENT_SNR = 8.0  # ... the ink is then what stands this many robust deviations above the smoothed paper
 
 
 @dataclass(frozen=True)
@@ -227,19 +229,51 @@ def _analyse(img: Image.Image) -> _Analysed:
     """Find the ink; in a big image with a small number, look again at full resolution around it."""
     source, is_alpha = ink_source(img)
     work, factor = shrink(source, WORK_SIDE)
-    ink = find_ink(as_array(work), is_alpha)
-    if isinstance(ink, str) or factor <= RELOCATE_FACTOR:
+    colour = as_array(work)
+    ink = find_ink(colour, is_alpha)
+    if factor <= RELOCATE_FACTOR:
         return _Analysed(ink, factor)
-    rows, cols = np.flatnonzero(ink.mask.any(axis=1)), np.flatnonzero(ink.mask.any(axis=0))
-    height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
-    if max(height, width) > 0.5 * WORK_SIDE:
+    if isinstance(ink, str) or ink.mask.mean() > NOISY_INK:  # the whole image's threshold saw only noise
+        box = None if is_alpha else _salient_box(colour)
+    else:
+        rows, cols = np.flatnonzero(ink.mask.any(axis=1)), np.flatnonzero(ink.mask.any(axis=0))
+        box = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+    if box is None or max(box[1] - box[0], box[3] - box[2]) > 0.5 * WORK_SIDE:
         return _Analysed(ink, factor)
-    margin = 0.25 * max(height, width) + 2
-    left, top = max(0, int((cols[0] - margin) * factor)), max(0, int((rows[0] - margin) * factor))
-    right = min(source.width, int((cols[-1] + margin) * factor) + 1)
-    bottom = min(source.height, int((rows[-1] + margin) * factor) + 1)
+    y0, y1, x0, x1 = box
+    margin = 0.25 * max(y1 - y0, x1 - x0) + 2
+    left, top = max(0, int((x0 - margin) * factor)), max(0, int((y0 - margin) * factor))
+    right = min(source.width, int((x1 + margin) * factor) + 1)
+    bottom = min(source.height, int((y1 + margin) * factor) + 1)
     work, factor = shrink(source.crop((left, top, right, bottom)), WORK_SIDE)
     return _Analysed(find_ink(as_array(work), is_alpha), factor, (left, top))
+
+
+def _salient_box(colour: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Where a small number lies in a big, noisy photo (y0, y1, x0, x1), or None: the strongest cluster of ink,
+    dark or light (a shadow across the page fools the polarity a whole image shows), standing SALIENT_SNR
+    robust deviations above the smoothed paper, with the clusters in line with it (the number's other digits)."""
+    best = None
+    for dark in (True, False):
+        strength = ndimage.gaussian_filter(ink_map(colour, dark=dark), 1.0)
+        edge = 4  # the paper's estimate is worst at the image's border
+        strength[:edge], strength[-edge:], strength[:, :edge], strength[:, -edge:] = 0, 0, 0, 0
+        floor = float(np.median(strength))
+        noise = 1.4826 * float(np.median(np.abs(strength - floor)))
+        labels, count = ndimage.label(strength > floor + SALIENT_SNR * max(noise, 1e-3))
+        if count:
+            excess = ndimage.sum(strength - floor, labels, index=np.arange(1, count + 1))
+            if best is None or excess.max() > best[0]:
+                best = (float(excess.max()), labels, int(np.argmax(excess)))
+    if best is None:
+        return None
+    _, labels, strongest = best
+    ys, xs = ndimage.find_objects(labels)[strongest]
+    reach = 2 * max(ys.stop - ys.start, xs.stop - xs.start)
+    near = labels[max(0, ys.start - reach) : ys.stop + reach, max(0, xs.start - 3 * reach) : xs.stop + 3 * reach]
+    inked = np.isin(labels, np.unique(near[near > 0]))
+    rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def _atoms(mask: np.ndarray) -> tuple[list[_Atom], float, float]:

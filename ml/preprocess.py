@@ -156,11 +156,12 @@ def paper_colour(colour: np.ndarray, dark_ink: bool) -> np.ndarray:
     return np.stack(planes, axis=-1)
 
 
-def ink_map(colour: np.ndarray, is_alpha: bool = False) -> np.ndarray:
-    """Ink strength per pixel, 0 = paper; polarity, hue and uneven lighting removed. colour: (H, W, C)."""
+def ink_map(colour: np.ndarray, is_alpha: bool = False, dark: bool | None = None) -> np.ndarray:
+    """Ink strength per pixel, 0 = paper; polarity, hue and uneven lighting removed. colour: (H, W, C).
+    ``dark``: whether the ink is darker than the paper; found from the image unless given."""
     if is_alpha:
         return colour[..., 0]
-    dark = ink_is_dark(colour)
+    dark = ink_is_dark(colour) if dark is None else dark
     h, w, c = colour.shape
     if min(h, w) < 48:  # too small to have lighting worth modelling: the median is the paper
         paper = np.median(colour.reshape(-1, c), axis=0)

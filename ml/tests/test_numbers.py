@@ -158,6 +158,24 @@ def test_a_small_number_in_a_big_photo_is_found_at_full_resolution(predictor, di
     assert abs(x - (300 + boxes[0][0])) <= 6 and abs(y - (1200 + boxes[0][1])) <= 6
 
 
+def test_a_tiny_number_in_a_big_noisy_photo_is_found_where_it_stands_out(predictor, digits):
+    small = [
+        np.asarray(Image.fromarray(d).resize((d.shape[1] // 4, d.shape[0] // 4), Image.BILINEAR))
+        for d in (digits[7][0], digits[3][2], digits[9][0])
+    ]  # 28 px tall: a number 80 px wide in a 2000 px photo
+    ink, _ = _number(small, [6, 6])
+    rng = np.random.default_rng(5)
+    light = np.linspace(150, 235, 2000)[None, :] * np.ones((1500, 1))  # a shadow across the page
+    page = light + rng.normal(0, 4, light.shape)
+    page[900 : 900 + ink.shape[0], 1300 : 1300 + ink.shape[1]] *= 1 - 0.7 * ink
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(page, 0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=85)
+    reading = read_number(predictor, buffer.getvalue())
+    assert reading.number == "739"
+    x, y, _, _ = reading.digits[0].box
+    assert 1300 <= x <= 1300 + 50 and 900 <= y <= 900 + 50
+
+
 def test_blank_is_no_digit_and_ink_without_digits_is_not_a_number(predictor):
     blank = read_number(predictor, _png(np.zeros((120, 360))))
     assert blank.no_digit and blank.number is None and blank.digits == []
