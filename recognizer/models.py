@@ -319,6 +319,12 @@ class Submission(models.Model):
         return self.corrected_digit is not None or self.corrected_not_a_digit or bool(self.corrected_number)
 
     @property
+    def corrected_by_staff(self) -> bool:
+        """Corrected by someone other than its person: only staff may (the review queue, the Corrections page).
+        A correction whose author's account is gone reads as the person's own."""
+        return self.corrected_by_id is not None and self.corrected_by_id != self.user_id
+
+    @property
     def number(self) -> str | None:
         """The number read (a number's), or None: not a number, or a digit."""
         return self.predicted_number or None

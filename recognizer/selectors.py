@@ -195,6 +195,21 @@ def submission_corrections_for_review(
     return corrections.order_by("-corrected_at", "-id")
 
 
+# Refused ("not a digit": no confidence) first, then the least sure, then the oldest: the longest waiting.
+REVIEW_QUEUE_ORDER = (F("confidence").asc(nulls_first=True), "created_at", "id")
+
+
+def submission_review_queue() -> QuerySet[Submission]:
+    """Everyone's single digits that nobody has corrected, for staff to label: refused ones first, then by
+    ascending confidence, then oldest first. A labelled one (by its person or by staff) leaves the queue."""
+    return (
+        Submission.objects.digits()
+        .corrected(False)
+        .select_related("user", "model_version")
+        .order_by(*REVIEW_QUEUE_ORDER)
+    )
+
+
 def training_run_current() -> TrainingRun | None:
     """The run queued, running or evaluating, if any (there is at most one)."""
     return TrainingRun.objects.filter(in_flight=True).first()

@@ -23,7 +23,9 @@ urlpatterns = [
     path("numbers/<int:pk>/", people.number_detail, name="number-detail"),
     path("numbers/<int:pk>/correct/", people.number_correct_view, name="number-correct"),
     path("numbers/<int:pk>/delete/", people.number_delete_view, name="number-delete"),
-    # Staff: curating corrections, the serving model, rollback and retraining.
+    # Staff: the review queue, curating corrections, the serving model, rollback and retraining.
+    path("staff/review/", staff.review_page, name="staff-review"),
+    path("staff/review/<int:pk>/label/", staff.review_label_action, name="staff-review-label"),
     path("staff/corrections/", staff.corrections_page, name="staff-corrections"),
     path(
         "staff/corrections/<int:pk>/training/",

@@ -120,6 +120,7 @@ _PREDICTION = {
     "true_digit": 7,
     "true_not_a_digit": False,
     "is_corrected": False,
+    "corrected_by_staff": False,
     "input": None,
     "links": {
         "self": "http://127.0.0.1:8000/api/v1/predictions/42/",
@@ -181,9 +182,13 @@ BATCH_EXAMPLES = [
     ),
 ]
 
-CORRECTION_EXAMPLES = [
+# A correction's two bodies: people's own (/predictions/{id}/correction/) and staff's label in the review queue.
+_CORRECTION_REQUESTS = [
     OpenApiExample("It was a 1", value={"true_digit": 1}, request_only=True),
     OpenApiExample("It is not a digit", value={"not_a_digit": True}, request_only=True),
+]
+CORRECTION_EXAMPLES = [
+    *_CORRECTION_REQUESTS,
     OpenApiExample(
         "The corrected prediction",
         value={
@@ -215,6 +220,44 @@ CORRECTION_REVIEW_EXAMPLES = [
     OpenApiExample("Leave it out of retraining", value={"excluded_from_training": True}, request_only=True),
     OpenApiExample("It was a 4", value={"corrected_digit": 4}, request_only=True),
     OpenApiExample("It is not a digit", value={"corrected_not_a_digit": True}, request_only=True),
+]
+
+_REVIEW_URL = "http://127.0.0.1:8000/api/v1/staff/review/43/"
+_REVIEW_ITEM = {
+    "id": 43,
+    "person": "ada",
+    "predicted_digit": None,
+    "confidence": None,
+    "not_a_digit": True,
+    "reason": "looks like several digits",
+    "closest_digit": 1,
+    "closest_probability": 0.31,
+    "model_version": "digitnet-bdfc2471",
+    "source": "canvas",
+    "created_at": "2026-11-25T10:15:03.118Z",
+    "preview": _REVIEW_URL + "preview/",
+    "label": _REVIEW_URL + "label/",
+}
+# One item: drf-spectacular wraps a list's example in the page (count, next, previous, results).
+REVIEW_QUEUE_EXAMPLES = [
+    OpenApiExample("First in the queue: a refused one", value=_REVIEW_ITEM, response_only=True, status_codes=["200"])
+]
+REVIEW_LABEL_EXAMPLES = [
+    *_CORRECTION_REQUESTS,
+    OpenApiExample(
+        "The staff correction (as /corrections/ shows it)",
+        value={
+            **{k: _REVIEW_ITEM[k] for k in ("id", "person", "predicted_digit", "confidence", "not_a_digit", "reason")},
+            "corrected_digit": 1,
+            "corrected_not_a_digit": False,
+            "corrected_by": "staff",
+            "corrected_at": "2026-11-26T08:02:11.514Z",
+            "excluded_from_training": False,
+            "preview": "http://127.0.0.1:8000/api/v1/corrections/43/preview/",
+        },
+        response_only=True,
+        status_codes=["200"],
+    ),
 ]
 
 TOKEN_EXAMPLES = [

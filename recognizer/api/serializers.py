@@ -94,6 +94,9 @@ class PredictionSerializer(serializers.ModelSerializer):
         help_text="The true answer is not a digit: the correction says so, or, uncorrected, the model did."
     )
     is_corrected = serializers.BooleanField()
+    corrected_by_staff = serializers.BooleanField(
+        help_text="Corrected by staff (the review queue), not by you; false when uncorrected or your own."
+    )
     input = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
@@ -117,6 +120,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "true_digit",
             "true_not_a_digit",
             "is_corrected",
+            "corrected_by_staff",
             "input",
             "links",
         ]
@@ -493,8 +497,13 @@ class NumberCorrectionSerializer(serializers.Serializer):
 # --------------------------------------------------------------------------- curation (staff)
 
 
-class ReviewedCorrectionSerializer(serializers.ModelSerializer):
-    """A person's correction as staff curate it."""
+class _StaffSubmissionSerializer(serializers.ModelSerializer):
+    """Someone's single digit as staff see it: whose it is, what the model said, and a preview staff may fetch
+    under their endpoint (``route_basename``): /predictions/{id}/preview/ is the requester's own only, a 404 for
+    anyone else's."""
+
+    route_basename: str
+    FIELDS = ["id", "person", "predicted_digit", "confidence", "not_a_digit", "reason"]
 
     person = serializers.CharField(source="user.get_username", read_only=True)
     # Plain integers, as in predictions (a choice field would name the 0-9 choice set twice in the schema).
@@ -504,22 +513,27 @@ class ReviewedCorrectionSerializer(serializers.ModelSerializer):
     confidence = serializers.FloatField(min_value=0.0, max_value=1.0, read_only=True, allow_null=True)
     not_a_digit = serializers.BooleanField(read_only=True, help_text="The model said not a digit.")
     reason = serializers.CharField(source="refusal_reason", read_only=True, help_text=_REASON_HELP)
+    preview = serializers.SerializerMethodField(help_text="A small WebP of the original.")
+
+    def get_preview(self, submission: Submission) -> str:
+        return _url_maker(self.context, self.route_basename, submission.pk)("preview")
+
+
+class ReviewedCorrectionSerializer(_StaffSubmissionSerializer):
+    """A person's correction as staff curate it."""
+
+    route_basename = "correction"
+
     corrected_digit = serializers.IntegerField(
         min_value=0, max_value=9, read_only=True, allow_null=True, help_text="Null when corrected to not a digit."
     )
     corrected_not_a_digit = serializers.BooleanField(read_only=True, help_text="Corrected to not a digit.")
     corrected_by = serializers.CharField(source="corrected_by.get_username", read_only=True, allow_null=True)
-    preview = serializers.SerializerMethodField(help_text="A small WebP of the original.")
 
     class Meta:
         model = Submission
         fields = [
-            "id",
-            "person",
-            "predicted_digit",
-            "confidence",
-            "not_a_digit",
-            "reason",
+            *_StaffSubmissionSerializer.FIELDS,
             "corrected_digit",
             "corrected_not_a_digit",
             "corrected_by",
@@ -529,11 +543,35 @@ class ReviewedCorrectionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_preview(self, submission: Submission) -> str:
-        # The staff endpoint: /predictions/{id}/preview/ is the requester's own only, a 404 for anyone else's.
-        path = reverse("api:correction-preview", args=[submission.pk])
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
+
+class ReviewItemSerializer(_StaffSubmissionSerializer):
+    """A prediction nobody has corrected, in the staff review queue: label it at `label`."""
+
+    route_basename = "review"
+
+    closest_digit = serializers.IntegerField(
+        min_value=0, max_value=9, read_only=True, help_text="The most probable digit: the nearest for not a digit."
+    )
+    closest_probability = serializers.FloatField(min_value=0.0, max_value=1.0, read_only=True)
+    model_version = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    label = serializers.SerializerMethodField(help_text="PUT the true digit, or that it is not a digit, here.")
+
+    class Meta:
+        model = Submission
+        fields = [
+            *_StaffSubmissionSerializer.FIELDS,
+            "closest_digit",
+            "closest_probability",
+            "model_version",
+            "source",
+            "created_at",
+            "preview",
+            "label",
+        ]
+        read_only_fields = fields
+
+    def get_label(self, submission: Submission) -> str:
+        return _url_maker(self.context, self.route_basename, submission.pk)("label")
 
 
 class CorrectionReviewSerializer(serializers.Serializer):

@@ -14,6 +14,7 @@ router.register("numbers", views.NumberViewSet, basename="number")
 router.register("models", views.ModelVersionViewSet, basename="model-version")
 router.register("training-runs", views.TrainingRunViewSet, basename="training-run")
 router.register("corrections", views.CorrectionViewSet, basename="correction")
+router.register("staff/review", views.ReviewQueueViewSet, basename="review")
 
 urlpatterns = [
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),

@@ -215,10 +215,13 @@ def test_staff_pages_have_no_axe_violations_and_fit_a_phone(
     signed_in(context, live_server, staff)
     SubmissionFactory(corrected_digit=4, predicted_digit=9)
     SubmissionFactory(corrected_digit=1, predicted_digit=7, model_version=shipped_version)
+    SubmissionFactory(predicted_digit=3, confidence=0.42, model_version=shipped_version)  # the review queue's
+    SubmissionFactory(refused=True, model_version=shipped_version)
     run = TrainingRunFactory(state="rejected", in_flight=None, reason="holdout accuracy fell", requested_by=staff)
     running = TrainingRunFactory(state="running", progress=40, step="epoch 2/3", requested_by=staff)
     problems = []
     for path in [
+        "/staff/review/",
         "/staff/corrections/",
         "/staff/models/",
         f"/staff/training-runs/{run.pk}/",

@@ -1,4 +1,4 @@
-"""Staff pages: curating corrections, the serving model's versions, rollback, retraining and its runs."""
+"""Staff pages: the review queue, curating corrections, model versions and rollback, retraining and its runs."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -26,6 +26,7 @@ from recognizer.selectors import (
     number_corrections,
     submission_corrections_for_review,
     submission_corrections_for_training,
+    submission_review_queue,
     training_run_current,
     training_run_list,
 )
@@ -35,6 +36,7 @@ from recognizer.templatetags.digitvision import percent
 
 RECENT_RUNS = 10
 CORRECTIONS_PAGE_SIZE = 48
+REVIEW_PAGE_SIZE = 24
 # The ModelMetrics fields shown on the Models page for each version, in this order (labels come with them).
 VERSION_METRICS = ("test_accuracy", "holdout_accuracy", "val_accuracy", "test_ece_after_scaling")
 
@@ -176,12 +178,12 @@ def corrections_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _back_to_corrections(request: HttpRequest) -> HttpResponse:
-    """Back to the page (and filters) the form was sent from."""
+def _back(request: HttpRequest, default: str = "recognizer:staff-corrections") -> HttpResponse:
+    """Back to the page (and filters) the form was sent from; ``default`` (a URL name) if it names none of ours."""
     target = request.POST.get("next", "")
     host, https = {request.get_host()}, request.is_secure()
     safe = url_has_allowed_host_and_scheme(target, allowed_hosts=host, require_https=https)
-    return redirect(target if safe else reverse("recognizer:staff-corrections"))
+    return redirect(target if safe else reverse(default))
 
 
 def _correction_or_404(pk: int) -> Submission:
@@ -195,20 +197,45 @@ def correction_training_use_action(request: HttpRequest, pk: int) -> HttpRespons
     use = request.POST.get("use") == "yes"
     submission_set_training_use(submission=submission, user=request.user, use=use)
     messages.success(request, f"Submission #{pk} is {'used for' if use else 'left out of'} training from now on.")
-    return _back_to_corrections(request)
+    return _back(request)
 
 
 @staff_required
 @require_POST
 def correction_digit_action(request: HttpRequest, pk: int) -> HttpResponse:
-    submission = _correction_or_404(pk)
+    _label(request, _correction_or_404(pk))
+    return _back(request)
+
+
+def _label(request: HttpRequest, submission: Submission) -> None:
+    """The answer the button sent (a digit, or not a digit), recorded as this staff member's correction; a bad
+    one changes nothing and says so."""
     form = TrueAnswerForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a digit from 0 to 9, or not a digit.")
+        return
+    submission = submission_correct(submission=submission, user=request.user, **form.answer())
+    messages.success(request, f"Submission #{submission.pk} is now labelled {submission.true_answer_label}.")
+
+
+@staff_required
+@require_GET
+def review_page(request: HttpRequest) -> HttpResponse:
+    """Everyone's predictions nobody has corrected, refused and least sure first, each labelled in one click."""
+    page = Paginator(submission_review_queue(), REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "recognizer/staff/review.html", {"active": "review", "page_obj": page, "digits": range(10)})
+
+
+@staff_required
+@require_POST
+def review_label_action(request: HttpRequest, pk: int) -> HttpResponse:
+    """One click of the queue: a digit or "not a digit", recorded as this staff member's correction."""
+    submission = get_object_or_404(Submission.objects.digits(), pk=pk)
+    if submission.is_corrected:  # labelled meanwhile (by its person, or by other staff): theirs stays
+        messages.info(request, f"Submission #{pk} was already labelled {submission.true_answer_label}.")
     else:
-        submission = submission_correct(submission=submission, user=request.user, **form.answer())
-        messages.success(request, f"Submission #{pk} is now labelled {submission.true_answer_label}.")
-    return _back_to_corrections(request)
+        _label(request, submission)
+    return _back(request, "recognizer:staff-review")
 
 
 @staff_required

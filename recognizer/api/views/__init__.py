@@ -3,7 +3,7 @@
 from recognizer.api.views.accounts import AccountDeleteView, AuthTokenView
 from recognizer.api.views.numbers import NumberViewSet
 from recognizer.api.views.predictions import PredictionViewSet
-from recognizer.api.views.staff import CorrectionViewSet, ModelVersionViewSet, TrainingRunViewSet
+from recognizer.api.views.staff import CorrectionViewSet, ModelVersionViewSet, ReviewQueueViewSet, TrainingRunViewSet
 
 __all__ = [
     "AccountDeleteView",
@@ -12,5 +12,6 @@ __all__ = [
     "ModelVersionViewSet",
     "NumberViewSet",
     "PredictionViewSet",
+    "ReviewQueueViewSet",
     "TrainingRunViewSet",
 ]

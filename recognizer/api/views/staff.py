@@ -1,7 +1,7 @@
-"""API for staff: curating corrections, the model versions (rollback) and retraining runs."""
+"""API for staff: the review queue, curating corrections, the model versions (rollback) and retraining runs."""
 
 from django.db import transaction
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
@@ -19,15 +19,18 @@ from recognizer.api.renderers import ImageErrorsAsJsonMixin, ImageRenderer
 from recognizer.api.serializers import (
     ActivateSerializer,
     CorrectionReviewSerializer,
+    CorrectionSerializer,
     ModelVersionDetailSerializer,
     ModelVersionSerializer,
     ReviewedCorrectionSerializer,
+    ReviewItemSerializer,
     TrainingRunSerializer,
 )
 from recognizer.image_responses import private_preview_response
 from recognizer.selectors import (
     model_version_list,
     submission_corrections_for_review,
+    submission_review_queue,
     training_run_list,
 )
 from recognizer.services import (
@@ -36,6 +39,64 @@ from recognizer.services import (
     submission_set_training_use,
 )
 from recognizer.services.training_runs import training_run_cancel, training_run_start
+
+
+class StaffPreviewMixin(ImageErrorsAsJsonMixin):
+    """A `preview` image of each item, for staff: here, not under /predictions/, which are the requester's own
+    while staff look at everyone's."""
+
+    filterset_class = None  # a viewset's own filters, if any; the image takes none
+
+    @extend_schema(
+        summary="A small WebP of the image (staff): the `preview` link of an item",
+        responses=docs.image_responses(
+            docs.PREVIEW_IMAGE_TYPES, "A WebP; the original itself, in its format, if no preview can be made of it."
+        ),
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ImageRenderer], filterset_class=None)
+    def preview(self, request: Request, pk: str) -> FileResponse:
+        return private_preview_response(self.get_object())
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The review queue (staff): everyone's predictions nobody has corrected, refused ones first, then "
+        "the least sure, oldest first",
+        responses=docs.responses(200, ReviewItemSerializer(many=True), 400, 404),
+        examples=docs.REVIEW_QUEUE_EXAMPLES,
+    ),
+)
+class ReviewQueueViewSet(StaffPreviewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Predictions nobody has corrected, for staff to label: each label is a staff correction, which retraining
+    learns from and the person's history shows as such; others get 403."""
+
+    serializer_class = ReviewItemSerializer
+    permission_classes = [IsAdminUser]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return submission_review_queue()
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404 as exc:
+            raise Http404("No such prediction in the review queue: it may have been labelled meanwhile.") from exc
+
+    @extend_schema(
+        summary="Label a prediction of the queue (staff): its true digit, or not a digit; it leaves the queue",
+        request=docs.json_body(CorrectionSerializer),
+        responses=docs.responses(200, ReviewedCorrectionSerializer, 400, 404),
+        examples=docs.REVIEW_LABEL_EXAMPLES,
+    )
+    @action(detail=True, methods=["put"])
+    def label(self, request: Request, pk: str) -> Response:
+        submission = self.get_object()
+        serializer = CorrectionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        submission = submission_correct(submission=submission, user=request.user, **serializer.correction())
+        # Now a correction: answered as the Corrections endpoint shows it, with who set it.
+        return Response(ReviewedCorrectionSerializer(submission, context=self.get_serializer_context()).data)
 
 
 @extend_schema_view(
@@ -54,9 +115,7 @@ from recognizer.services.training_runs import training_run_cancel, training_run_
         examples=docs.CORRECTION_REVIEW_EXAMPLES,
     ),
 )
-class CorrectionViewSet(
-    ImageErrorsAsJsonMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class CorrectionViewSet(StaffPreviewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """People's corrections, which retraining learns from, for staff to curate; others get 403."""
 
     serializer_class = ReviewedCorrectionSerializer
@@ -80,17 +139,6 @@ class CorrectionViewSet(
                 use = not changes["excluded_from_training"]
                 submission = submission_set_training_use(submission=submission, user=request.user, use=use)
         return Response(self.get_serializer(submission).data)
-
-    @extend_schema(
-        summary="A small WebP of the corrected image (staff): the `preview` link of a correction",
-        responses=docs.image_responses(
-            docs.PREVIEW_IMAGE_TYPES, "A WebP; the original itself, in its format, if no preview can be made of it."
-        ),
-    )
-    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ImageRenderer], filterset_class=None)
-    def preview(self, request: Request, pk: str) -> FileResponse:
-        # Here, not under /predictions/: those are the requester's own, and staff look at everyone's.
-        return private_preview_response(self.get_object())
 
 
 @extend_schema_view(
