@@ -4,8 +4,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.files import FieldFile
+from django.db.models.functions import Coalesce
 from PIL import Image, UnidentifiedImageError
 
 from ml.decode import register_image_formats
@@ -122,8 +123,21 @@ def digit_sample_input_pixels(*, sample: DigitSample) -> list[list[float]]:
 
 
 def model_version_list() -> QuerySet[ModelVersion]:
-    """Every model version, newest first, with what the list pages show about each."""
-    return ModelVersion.objects.select_related("parent", "created_by").order_by("-created_at", "-id")
+    """Every model version, newest first, with what the list pages show about each; ``corrections_seen`` and
+    ``corrections_right``: how many of the single digits it read (while it served, so since it was promoted)
+    people corrected, and how many of those corrections confirm its answer: how it does on what people send."""
+    corrected = Submission.objects.digits().corrected().filter(model_version=OuterRef("pk"))
+    return (
+        ModelVersion.objects.select_related("parent", "created_by")
+        .annotate(corrections_seen=_count(corrected), corrections_right=_count(corrected.in_review_state("confirmed")))
+        .order_by("-created_at", "-id")
+    )
+
+
+def _count(submissions: QuerySet[Submission]) -> Coalesce:
+    """A correlated COUNT(*) of ``submissions`` (filtered on an OuterRef), 0 when there are none."""
+    counted = submissions.order_by().values("model_version").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 # --------------------------------------------------------------------------- training

@@ -456,3 +456,28 @@ def test_the_corrections_page_counts_numbers_whose_digits_were_found_wrong(staff
     assert "<strong>2</strong> corrected" in figure
     assert 'data-testid="segmentation-wrong">1<' in figure and "(50.0%)" in figure
     assert "<strong>2</strong> digits of corrected numbers" in figure
+
+
+class TestVersionsOnCorrections:
+    """Each version's figure on what people really send: of the single digits it read that were corrected, how
+    many corrections confirm its answer."""
+
+    def test_counts_only_its_own_corrected_digits_and_the_confirmations_among_them(self, staff_client):
+        from recognizer.selectors import model_version_list
+        from recognizer.tests.factories import NumberFactory
+
+        served, unused = ModelVersionFactory(), ModelVersionFactory()
+        SubmissionFactory(model_version=served, predicted_digit=3, corrected_digit=3)  # confirmed
+        SubmissionFactory(model_version=served, predicted_digit=3, corrected_digit=8)  # wrong
+        SubmissionFactory(model_version=served, predicted_digit=5, corrected_not_a_digit=True)  # wrong
+        SubmissionFactory(model_version=served, refused=True, corrected_not_a_digit=True)  # a confirmed refusal
+        SubmissionFactory(model_version=served, predicted_digit=1)  # nobody corrected it: not counted
+        NumberFactory(model_version=served, corrected_number="12")  # numbers are not digits' figures
+        figures = {v.pk: (v.corrections_right, v.corrections_seen) for v in model_version_list()}
+        assert figures[served.pk] == (2, 4) and figures[unused.pk] == (0, 0)
+
+        html = staff_client.get(MODELS).content.decode()
+        row = html[html.index(f'data-version="{served.name}"') :]
+        assert "2 of 4 right" in row[: row.index("</tr>")] and "(50%)" in row[: row.index("</tr>")]
+        unused_row = html[html.index(f'data-version="{unused.name}"') :]
+        assert "no corrections yet" in unused_row[: unused_row.index("</tr>")]
