@@ -174,6 +174,12 @@ class MnistSplits:
     checksums: dict[str, str]
 
 
+def as_unit_float(images: np.ndarray) -> np.ndarray:
+    """Images as float32 in [0, 1]: MNIST's uint8 files scaled, floats kept as they are."""
+    x = np.asarray(images, dtype=np.float32)
+    return x / 255.0 if np.asarray(images).dtype == np.uint8 else x
+
+
 def validation_indices(n_train: int = 60_000) -> np.ndarray:
     """The fixed indices of the training set held out for model selection."""
     if n_train <= VALIDATION_SIZE:

@@ -15,7 +15,7 @@ from ml.decode import decode_image
 from ml.predictor import Predictor
 from ml.preprocess import Ink, as_array, find_ink, ink_map, ink_source, preprocess_ink, shrink
 from ml.refusal import refusals
-from ml.strings import FRAME, PAD, StringDigit, StringReader, shipped_reader, string_input
+from ml.strings import DIGIT_ROWS, FRAME, PAD, StringDigit, StringReader, shipped_reader, string_input
 
 __all__ = ["MAX_DIGITS", "NumberDigit", "NumberReading", "read_number", "read_numbers"]
 
@@ -220,8 +220,7 @@ def _strings(atoms: list[_Atom], analysed: _Analysed) -> list[_String]:
         mask = np.logical_or.reduce([atoms[k].mask for k in at])
         found = analysed.ink.cut_out(mask)
         y0, y1, x0, _ = found.box
-        reader_input = string_input(found.ink)
-        out.append(_String(min(at), max(at) + 1, mask, x0, (y1 - y0) / (reader_input.shape[0] - 2 * PAD), reader_input))
+        out.append(_String(min(at), max(at) + 1, mask, x0, (y1 - y0) / DIGIT_ROWS, string_input(found.ink)))
     return out
 
 

@@ -84,16 +84,27 @@ class TorchBackend:
             return (self.model((x - self.mean) / self.std) / self.temperature).numpy()
 
 
+def onnx_session(onnx_path: Path, threads: int):
+    """An ONNX Runtime session on the CPU with ``threads`` intra-op threads: how every model here is served."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities over the last axis."""
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
 class OnnxBackend:
     name = "onnxruntime"
 
     def __init__(self, onnx_path: Path, threads: int):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(onnx_path, threads)
         self.metadata = self.session.get_modelmeta().custom_metadata_map
         self.input_name = self.session.get_inputs()[0].name
         threshold = self.metadata.get("rejection_threshold")
@@ -140,9 +151,7 @@ class Predictor:
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """(N, 28, 28) preprocessed inputs in [0, 1] -> (N, 10) calibrated probabilities."""
         x = np.ascontiguousarray(inputs, dtype=np.float32).reshape(-1, 1, 28, 28)
-        logits = self.backend.calibrated_logits(x)
-        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(self.backend.calibrated_logits(x))
 
     def predict(self, image: bytes | str | Path | Image.Image) -> Prediction:
         """image: bytes, a path or a PIL image; an image from ``decode_image`` is not decoded again.

@@ -16,6 +16,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from ml.data import as_unit_float
+from ml.predictor import onnx_session, softmax
+
 STRING_HEIGHT = 32  # rows of the reader's input: the ink is DIGIT_ROWS tall, with PAD rows above and below
 DIGIT_ROWS = 28
 PAD = 2
@@ -92,13 +95,13 @@ def synthesise(
     is no digit: letters, scribbles, shapes), NEGATIVE_SHARE of the samples are one of them, to be read as
     no digits at all."""
     rng = np.random.default_rng(seed)
-    x = _unit(images)
-    pens = None if redrawn_images is None else _unit(redrawn_images)
+    x = as_unit_float(images)
+    pens = None if redrawn_images is None else as_unit_float(redrawn_images)
     by_label = [np.flatnonzero(labels == d) for d in range(10)]
     out = []
     for _ in range(count):
         if negatives is not None and len(negatives) and rng.random() < NEGATIVE_SHARE:
-            ink = _restyle(_crop(_unit(negatives[int(rng.integers(len(negatives)))])), rng.random(), rng)
+            ink = _restyle(_crop(as_unit_float(negatives[int(rng.integers(len(negatives)))])), rng.random(), rng)
             out.append(StringSample(string_input(ink), ()))
             continue
         n = int(rng.choice(np.arange(1, MAX_STRING + 1), p=[0.1, 0.45, 0.3, 0.15]))
@@ -113,11 +116,6 @@ def synthesise(
             placed.append((digit, top, left))
         out.append(StringSample(_compose(placed, rng), digits))
     return out
-
-
-def _unit(images: np.ndarray) -> np.ndarray:
-    x = np.asarray(images, dtype=np.float32)
-    return x / 255.0 if np.asarray(images).dtype == np.uint8 else x
 
 
 def _compose(placed: list[tuple[np.ndarray, int, int]], rng: np.random.Generator) -> np.ndarray:
@@ -185,20 +183,14 @@ class StringReader:
     """StringNet's ONNX export on ONNX Runtime (no torch in a serving process); build once per process."""
 
     def __init__(self, path: Path = SHIPPED_STRINGNET, threads: int = 1):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path, threads)
 
     def read(self, inputs: list[np.ndarray]) -> list[list[StringDigit]]:
         """Each input (from ``string_input``) read alone: padding would change what the GRU sees."""
         out = []
         for x in inputs:
             logits = self.session.run(None, {"image": pad_batch([x])})[0][0, : frames_of(x.shape[1])]
-            exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-            out.append(decode(exp / exp.sum(axis=1, keepdims=True)))
+            out.append(decode(softmax(logits)))
         return out
 
 

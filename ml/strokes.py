@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ml.data import as_unit_float
+
 UPSCALE = 2  # thinned at twice the input's resolution, where a 28x28 stroke's centre is well defined
 RIM_SIGMA = 0.9  # px at that resolution: the anti-aliased rim of a pen line after preprocessing
 REDRAWN_WIDTH = (0.0, 3.5)  # pen widths in px of the 28x28 input: 0 is a hairline; MNIST strokes are ~2-3
@@ -38,8 +40,7 @@ def redrawn(images: np.ndarray, seed: int = 0) -> np.ndarray:
     a uniform round pen, from a hairline to a finger on a canvas (REDRAWN_WIDTH, one width per image drawn
     with ``seed``), softened and peaking at 1, float32. Canvases and fine pens draw like this; MNIST's
     scanned strokes never do."""
-    x = np.asarray(images, dtype=np.float32)
-    x = x / 255.0 if np.asarray(images).dtype == np.uint8 else x
+    x = as_unit_float(images)
     widths = np.random.default_rng(seed).uniform(*REDRAWN_WIDTH, len(x))
     out = np.zeros_like(x)
     for i, (image, width) in enumerate(zip(x, widths, strict=True)):

@@ -123,15 +123,17 @@ def digit_sample_input_pixels(*, sample: DigitSample) -> list[list[float]]:
 
 
 def model_version_list() -> QuerySet[ModelVersion]:
-    """Every model version, newest first, with what the list pages show about each; ``corrections_seen`` and
+    """Every model version, newest first, with what the list pages show about each."""
+    return ModelVersion.objects.select_related("parent", "created_by").order_by("-created_at", "-id")
+
+
+def model_version_list_with_corrections() -> QuerySet[ModelVersion]:
+    """``model_version_list`` for the Models page, each version with ``corrections_seen`` and
     ``corrections_right``: how many of the single digits it read (while it served, so since it was promoted)
     people corrected, and how many of those corrections confirm its answer: how it does on what people send."""
     corrected = Submission.objects.digits().corrected().filter(model_version=OuterRef("pk"))
-    return (
-        ModelVersion.objects.select_related("parent", "created_by")
-        .annotate(corrections_seen=_count(corrected), corrections_right=_count(corrected.in_review_state("confirmed")))
-        .order_by("-created_at", "-id")
-    )
+    confirmed = corrected.in_review_state("confirmed")
+    return model_version_list().annotate(corrections_seen=_count(corrected), corrections_right=_count(confirmed))
 
 
 def _count(submissions: QuerySet[Submission]) -> Coalesce:

@@ -463,7 +463,7 @@ class TestVersionsOnCorrections:
     many corrections confirm its answer."""
 
     def test_counts_only_its_own_corrected_digits_and_the_confirmations_among_them(self, staff_client):
-        from recognizer.selectors import model_version_list
+        from recognizer.selectors import model_version_list_with_corrections
         from recognizer.tests.factories import NumberFactory
 
         served, unused = ModelVersionFactory(), ModelVersionFactory()
@@ -473,7 +473,7 @@ class TestVersionsOnCorrections:
         SubmissionFactory(model_version=served, refused=True, corrected_not_a_digit=True)  # a confirmed refusal
         SubmissionFactory(model_version=served, predicted_digit=1)  # nobody corrected it: not counted
         NumberFactory(model_version=served, corrected_number="12")  # numbers are not digits' figures
-        figures = {v.pk: (v.corrections_right, v.corrections_seen) for v in model_version_list()}
+        figures = {v.pk: (v.corrections_right, v.corrections_seen) for v in model_version_list_with_corrections()}
         assert figures[served.pk] == (2, 4) and figures[unused.pk] == (0, 0)
 
         html = staff_client.get(MODELS).content.decode()

@@ -23,6 +23,7 @@ from recognizer.models import Submission, TrainingRun
 from recognizer.selectors import (
     model_version_events,
     model_version_list,
+    model_version_list_with_corrections,
     number_corrections,
     submission_corrections_for_review,
     submission_corrections_for_training,
@@ -247,7 +248,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
         "recognizer/staff/models.html",
         {
             "active": "models",
-            "version_rows": _version_rows(model_version_list()),
+            "version_rows": _version_rows(model_version_list_with_corrections()),
             "events": model_version_events(),
             "current_run": current,
             "current_run_api_url": _run_api_url(current) if current else "",
