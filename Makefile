@@ -105,13 +105,13 @@ bench-cli: migrate mnist
 	$(PY) manage.py predict --json $(BENCH_PNGS)/*.png > $(BENCH_PNGS)/predictions.jsonl
 	$(PY) -m bench.accuracy --score-predictions $(BENCH_PNGS)/predictions.jsonl
 
-# One whole TrainingRun (database, files, services) on 200 simulated corrections, in a throwaway database.
+# One whole TrainingRun (database, files, services) on 300 simulated corrections, in a throwaway database.
 BENCH_RUN_DIR := /tmp/digitvision-bench-training-run
 bench-training-run: install mnist
 	rm -rf $(BENCH_RUN_DIR) && mkdir -p $(BENCH_RUN_DIR)
 	DATABASE_URL=sqlite:///$(BENCH_RUN_DIR)/db.sqlite3 MEDIA_ROOT=$(BENCH_RUN_DIR)/media sh -c '\
 		$(PY) manage.py migrate -v0 && $(PY) manage.py bootstrap && \
-		$(PY) -m bench.training_run --corrections 200'
+		$(PY) -m bench.training_run --corrections 300'
 
 # Load: gunicorn on PostgreSQL (a throwaway database), 8 then 16 API clients for 60 s each, loopback only;
 # each client is an account of its own, and the per-person API rate is lifted: a client sends far faster than a person.

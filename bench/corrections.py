@@ -22,7 +22,8 @@ def store_style_corrections(count: int) -> tuple[AbstractBaseUser, int]:
     predictor = Predictor.from_checkpoint(model_version_verified_path(version), threads=1)
     rng = np.random.default_rng(retrain.STYLE_SEED)
     order = rng.permutation(len(splits.train_images))
-    images, labels, _, tried, _ = retrain.make_corrections(splits, predictor, order, count, rng)
+    style = retrain.STYLES["narrow_thin_pen"]
+    images, labels, _, tried = retrain.make_corrections(style, splits, predictor, order, count, rng)
     staff, _ = get_user_model().objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
     for image, label in zip(images, labels, strict=True):
         submission = Submission(

@@ -197,8 +197,9 @@ def _pen_path(skel: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
     return nodes, edges
 
 
-def stroke_mask(digit: np.ndarray, height: int, width: float) -> np.ndarray:
-    """The digit redrawn as a uniform pen line about `width` px wide and `height` px tall."""
+def stroke_mask(digit: np.ndarray, height: int, width: float, narrow: float = 1.0) -> np.ndarray:
+    """The digit redrawn as a uniform pen line about `width` px wide and `height` px tall; `narrow` < 1 draws
+    its path that much narrower (condensed handwriting, the pen as wide as ever)."""
     skel = _skeleton(digit)
     nodes, edges = _pen_path(skel)
     span = max(float(np.ptp(nodes[:, 0])), 1.0)
@@ -208,7 +209,7 @@ def stroke_mask(digit: np.ndarray, height: int, width: float) -> np.ndarray:
     width = min(width, max(keep * height / (span + keep), 0.1 * height))
     scale = max(height - width, 2.0) / span
     ss = 4 if width < 4 else 2  # supersampling for the antialiased rim; thin lines need more
-    pts = (nodes - nodes.min(axis=0)) * scale + width / 2 + 1
+    pts = (nodes - nodes.min(axis=0)) * scale * np.array([1.0, narrow]) + width / 2 + 1
     size_w = int(np.ceil(pts[:, 1].max() + width / 2 + 2))
     size_h = int(np.ceil(pts[:, 0].max() + width / 2 + 2))
     canvas = Image.new("L", (size_w * ss, size_h * ss), 0)
@@ -442,13 +443,16 @@ def thin_pen(
     *,
     heights: tuple[int, int] = (200, 400),
     squeeze: tuple[float, float] | None = None,
+    narrow: tuple[float, float] | None = None,
 ) -> bytes:
     """The digit redrawn with a 1-2.2 px pen, `heights` px tall, dark on light paper, as a PNG.
 
-    `squeeze` keeps that fraction of the drawing's width (drawn from the range): tall, condensed handwriting.
+    `narrow` draws the pen's path at that fraction of its width (drawn from the range): tall, condensed
+    handwriting. `squeeze` instead squeezes the finished drawing, which also thins and fades its upright strokes.
     """
     height = _randint(rng, *heights)
-    mask = stroke_mask(digit, height, _uniform(rng, 1.0, 2.2))
+    pen = _uniform(rng, 1.0, 2.2)
+    mask = stroke_mask(digit, height, pen, narrow=1.0 if narrow is None else _uniform(rng, *narrow))
     if squeeze is not None:
         width = max(2, round(mask.shape[1] * _uniform(rng, *squeeze)))
         mask = np.clip(_resize_float(mask, width, mask.shape[0], Image.Resampling.BILINEAR), 0.0, 1.0)

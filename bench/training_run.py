@@ -6,10 +6,39 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 
 from bench import BenchmarkFailed
 from bench.django_env import setup_django
+
+
+class HeartbeatWatch(threading.Thread):
+    """Reads the run's row as the run page does, every POLL_S, and keeps the progress writes it sees."""
+
+    POLL_S = 0.2
+
+    def __init__(self, run_id: int):
+        super().__init__(daemon=True)
+        self.run_id, self.seen, self.done = run_id, [], threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from recognizer.models import TrainingRun
+
+        try:
+            while not self.done.wait(self.POLL_S):
+                row = TrainingRun.objects.filter(pk=self.run_id).values("heartbeat_at", "progress").first()
+                if row and row["heartbeat_at"] and (not self.seen or self.seen[-1][0] != row["heartbeat_at"]):
+                    self.seen.append((row["heartbeat_at"], row["progress"]))
+        finally:
+            connection.close()
+
+    def max_gap_s(self, started, finished) -> float:
+        """The longest the page went without a new progress write, from the start of the run to its end."""
+        times = [started, *(t for t, _ in self.seen), finished]
+        return max((b - a).total_seconds() for a, b in zip(times, times[1:], strict=False))
 
 
 def run(*, corrections: int) -> str:
@@ -26,11 +55,16 @@ def run(*, corrections: int) -> str:
 
     started = time.perf_counter()
     run = training_run_start(requested_by=staff, enqueue=False)
+    watch = HeartbeatWatch(run.pk)
+    watch.start()
     run = training_run_execute(run_id=run.pk)
     wall = time.perf_counter() - started
+    watch.done.set()
+    watch.join()
     summary = (
         f"training run #{run.pk}: {run.state} in {wall:.1f} s (train {run.train_samples}, holdout "
-        f"{run.holdout_samples}, replay {run.replay_samples})\n{run.reason}"
+        f"{run.holdout_samples}, replay {run.replay_samples}); progress seen by the page every "
+        f"<= {watch.max_gap_s(run.created_at, run.finished_at):.1f} s ({len(watch.seen)} writes seen)\n{run.reason}"
     )
     if run.state not in (TrainingRun.State.PROMOTED, TrainingRun.State.REJECTED):
         raise BenchmarkFailed(f"{summary}\nthe run {run.state}")
@@ -43,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "wrong), then run one TrainingRun in this process and report its wall time and verdict. Writes rows and "
         "files: use `make bench-training-run`, which points it at a temporary database and media folder."
     )
-    parser.add_argument("--corrections", type=int, default=200)
+    parser.add_argument("--corrections", type=int, default=300)
     args = parser.parse_args(argv)
     setup_django()
     try:

@@ -21,6 +21,7 @@ class AugmentConfig:
     aspect: tuple[float, float] = (0.88, 1.12)  # independent x/y stretch: narrow and wide handwriting
     shear: float = 0.25  # radians-ish slope of the x shear
     translate_px: float = 2.0
+    elastic_px: float = 0.0  # largest smooth local displacement (a 4x4 field, bicubic): a hand's wobble
     p_thicken: float = 0.15
     p_thin: float = 0.15
     p_blur: float = 0.15
@@ -58,7 +59,16 @@ def random_affine(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
     theta[:, 0, 2] = _uniform(b, -cfg.translate_px, cfg.translate_px, gen) * 2 / w
     theta[:, 1, 2] = _uniform(b, -cfg.translate_px, cfg.translate_px, gen) * 2 / h
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    if cfg.elastic_px > 0:
+        grid = grid + _elastic_offsets(b, h, w, cfg.elastic_px, gen)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _elastic_offsets(b: int, h: int, w: int, px: float, gen: torch.Generator) -> torch.Tensor:
+    """(B, H, W, 2) smooth displacements of up to ``px`` pixels, in affine_grid's [-1, 1] coordinates."""
+    coarse = (2 * torch.rand(b, 2, 4, 4, generator=gen) - 1) * px
+    coarse = coarse * torch.tensor([2 / w, 2 / h]).view(1, 2, 1, 1)
+    return F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
 
 
 def _pick(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:

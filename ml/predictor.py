@@ -16,7 +16,7 @@ from PIL import Image
 
 from ml.data import sha256_of
 from ml.preprocess import Preprocessed, preprocess
-from ml.refusal import SEVERAL_DIGITS, refusal_reason, refusals, rejection_scores
+from ml.refusal import SEVERAL_DIGITS, answers, refusal_reason, refusals, rejection_scores
 
 __all__ = ["Prediction", "Predictor"]
 
@@ -152,6 +152,10 @@ class Predictor:
         """(N, 28, 28) preprocessed inputs in [0, 1] -> (N, 10) calibrated probabilities."""
         x = np.ascontiguousarray(inputs, dtype=np.float32).reshape(-1, 1, 28, 28)
         return softmax(self.backend.calibrated_logits(x))
+
+    def answers(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) preprocessed inputs -> (N,) answers: a digit, or NOT_A_DIGIT_LABEL where refused."""
+        return answers(self.probabilities(inputs), inputs, self.backend.rejection_threshold)
 
     def predict(self, image: bytes | str | Path | Image.Image) -> Prediction:
         """image: bytes, a path or a PIL image; an image from ``decode_image`` is not decoded again.

@@ -51,6 +51,12 @@ def refusals(probabilities: np.ndarray, images: np.ndarray, threshold: float | N
     return (rejection_scores(probabilities) > threshold) | several
 
 
+def answers(probabilities: np.ndarray, images: np.ndarray, threshold: float | None) -> np.ndarray:
+    """(N,) answers under the refusal rule: the most likely digit, or NOT_A_DIGIT_LABEL where refused."""
+    probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1, 10)
+    return np.where(refusals(probabilities, images, threshold), NOT_A_DIGIT_LABEL, probabilities.argmax(axis=1))
+
+
 def refusal_reason(image: np.ndarray) -> str:
     """Why a refused 28x28 input (float, ink high) is not a digit: several digit-sized parts side by side
     read as "several digits", anything else as "not a digit"."""

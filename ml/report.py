@@ -370,11 +370,54 @@ def digit_changes(
     return rows
 
 
+Part = Literal["train", "selection", "holdout"]
+Outcome = Literal["learnt", "still_wrong", "kept", "lost"]
+
+
+@dataclass(frozen=True)
+class CorrectionOutcome:
+    """One correction after a retraining: its true answer and what the active model and the candidate answer.
+
+    Answers are a digit or NOT_A_DIGIT_LABEL (refused). ``part`` says what the retraining did with it: trained
+    on, kept aside to choose the epoch ("selection"), or held out for the gate."""
+
+    key: str
+    label: int
+    part: Part
+    active: int
+    candidate: int
+
+    @property
+    def outcome(self) -> Outcome:
+        """learnt (the active model got it wrong, the candidate right), still_wrong, kept (both right), lost."""
+        if self.candidate == self.label:
+            return "kept" if self.active == self.label else "learnt"
+        return "lost" if self.active == self.label else "still_wrong"
+
+    def to_dict(self) -> dict:
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "outcome": self.outcome}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CorrectionOutcome:
+        return cls(**_known(cls, data))
+
+
+def correction_outcomes(
+    *, keys: list[str], labels: np.ndarray, parts: list[str], active: np.ndarray, candidate: np.ndarray
+) -> list[CorrectionOutcome]:
+    """THE way to build the outcomes: each model's answers (``ml.refusal.answers``) to the same corrections."""
+    return [
+        CorrectionOutcome(key=k, label=int(y), part=p, active=int(a), candidate=int(c))  # type: ignore[arg-type]
+        for k, y, p, a, c in zip(keys, labels, parts, active, candidate, strict=True)
+    ]
+
+
 @dataclass(frozen=True)
 class RetrainCounts:
     corrections: int = 0
-    train: int = 0
-    holdout: int = 0
+    train: int = 0  # trained on
+    selection: int = 0  # training corrections kept aside to choose the epoch
+    holdout: int = 0  # judged by the gate
     replay: int = 0
     validation: int = 0
     test: int = 0
@@ -397,6 +440,8 @@ class RetrainVerdict:
     active: ModelFigures
     per_class: list[DigitChange]
     counts: RetrainCounts
+    # Every correction the run used, what each model answers for it (the run page's "learnt" and "still wrong").
+    outcomes: list[CorrectionOutcome] = field(default_factory=list)
 
     @property
     def promote(self) -> bool:
@@ -411,6 +456,7 @@ class RetrainVerdict:
             "active": self.active.to_dict(),
             "per_class": [row.to_dict() for row in self.per_class],
             "counts": self.counts.to_dict(),
+            "outcomes": [o.to_dict() for o in self.outcomes],
         }
 
     @classmethod
@@ -422,6 +468,7 @@ class RetrainVerdict:
             active=ModelFigures.from_dict(data.get("active")),
             per_class=[DigitChange.from_dict(r) for r in data.get("per_class", []) if isinstance(r, dict)],
             counts=RetrainCounts.from_dict(data.get("counts")),
+            outcomes=[CorrectionOutcome.from_dict(o) for o in data.get("outcomes", []) if isinstance(o, dict)],
         )
 
 
@@ -440,6 +487,7 @@ def retrain_verdict(
     counts: RetrainCounts,
     candidate_threshold: float | None = None,
     active_threshold: float | None = None,
+    outcomes: list[CorrectionOutcome] | None = None,
 ) -> RetrainVerdict:
     """THE way to build a RetrainVerdict: from both models' evaluations and the gate's answer."""
     return RetrainVerdict(
@@ -466,12 +514,14 @@ def retrain_verdict(
             candidate_holdout=candidate_holdout,
         ),
         counts=counts,
+        outcomes=list(outcomes or []),
     )
 
 
 __all__ = [
     "SCHEMA",
     "CalibratedEvaluation",
+    "CorrectionOutcome",
     "DigitChange",
     "Evaluation",
     "ModelFigures",
@@ -479,6 +529,7 @@ __all__ = [
     "RetrainCounts",
     "RetrainVerdict",
     "calibrated_evaluation",
+    "correction_outcomes",
     "digit_changes",
     "evaluation",
     "figure_fields",

@@ -32,10 +32,16 @@ def predict_logits(
     images: torch.Tensor,
     normalisation: Mapping[str, float] = MNIST_NORMALISATION,
     batch_size: int = EVAL_BATCH,
+    after_batch: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
-    """Logits (N, 10) for (N, 1, 28, 28) [0, 1] images with the deterministic eval transform."""
+    """Logits (N, 10) for (N, 1, 28, 28) [0, 1] images with the deterministic eval transform;
+    ``after_batch(done, total)`` after each batch."""
     model.eval()
-    batches = [model(normalise(images[i : i + batch_size], normalisation)) for i in range(0, len(images), batch_size)]
+    batches = []
+    for start in range(0, len(images), batch_size):
+        batches.append(model(normalise(images[start : start + batch_size], normalisation)))
+        if after_batch is not None:
+            after_batch(min(start + batch_size, len(images)), len(images))
     return torch.cat(batches) if batches else torch.zeros((0, 10))
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,11 @@ class TrainConfig:
     negatives_per_kind: int = 0  # synthetic training negatives of each ml.negatives kind; 0: none
     negatives_per_batch: int = 64
     negative_weight: float = 1.0
+    # Fine-tuning on a few hundred corrections: BatchNorm keeps the statistics it learnt on all of MNIST, since
+    # batches half full of one person's style would shift them and cost MNIST accuracy.
+    freeze_batchnorm: bool = False
+    distill_weight: float = 1.0  # with a teacher (fine-tuning): its answers on the replayed digits, kept
+    distill_temperature: float = 2.0
     seed: int = 0
     threads: int = 2
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -59,6 +65,15 @@ class EpochRecord:
     val_loss: float
     val_accuracy: float
     seconds: float
+    selection_accuracy: float | None = None  # on the caller's selection set (retraining: a slice of corrections)
+
+
+SelectKey = Callable[[EpochRecord], tuple]
+
+
+def best_on_validation(record: EpochRecord) -> tuple:
+    """The default epoch choice: validation accuracy, ties broken by validation loss."""
+    return (record.val_accuracy, -record.val_loss)
 
 
 def outlier_exposure_loss(logits: torch.Tensor) -> torch.Tensor:
@@ -82,6 +97,54 @@ def _loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[floa
     return F.cross_entropy(logits, labels).item(), (logits.argmax(1) == labels).float().mean().item()
 
 
+def _batch_loss(
+    model: DigitNet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    outliers: torch.Tensor | None,
+    keep: tuple[torch.Tensor, torch.nn.Module] | None,
+    cfg: TrainConfig,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The digits' logits and the batch's loss: cross-entropy on the digits, outlier exposure on ``outliers``
+    (one pass, so BatchNorm sees digits and negatives together), and with ``keep`` = (rows, teacher) the
+    teacher's answers distilled into those rows (Li & Hoiem's "learning without forgetting")."""
+    both = model(x if outliers is None else torch.cat([x, outliers]))
+    logits = both[: len(y)]
+    loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+    if outliers is not None:
+        loss = loss + cfg.negative_weight * outlier_exposure_loss(both[len(y) :])
+    if keep is not None and keep[0].any():
+        rows, teacher = keep
+        t = cfg.distill_temperature
+        with torch.no_grad():
+            target = F.log_softmax(teacher(x[rows]) / t, dim=1)
+        student = F.log_softmax(logits[rows] / t, dim=1)
+        distilled = F.kl_div(student, target, log_target=True, reduction="batchmean") * t * t
+        loss = loss + cfg.distill_weight * distilled
+    return logits, loss
+
+
+def _validating(progress: Progress, fraction: float, step: str, done: int, total: int) -> None:
+    progress(fraction, f"{step} ({done:,}/{total:,})")
+
+
+def _validate(
+    model: DigitNet,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    selection: tuple[torch.Tensor, torch.Tensor] | None,
+    normalisation: dict[str, float],
+    after_batch: Callable[[int, int], None] | None,
+) -> tuple[float, float, float | None]:
+    """Validation loss and accuracy of the model as it is now, and its accuracy on ``selection`` (if any)."""
+    logits = predict_logits(model, val_x, normalisation, after_batch=after_batch)
+    val_loss, val_acc = _loss_and_accuracy(logits, val_y)
+    if selection is None:
+        return val_loss, val_acc, None
+    on_selection = predict_logits(model, selection[0], normalisation).argmax(1) == selection[1]
+    return val_loss, val_acc, on_selection.float().mean().item()
+
+
 def fit(
     model: DigitNet,
     train_x: torch.Tensor,
@@ -93,10 +156,17 @@ def fit(
     show_bar: bool = True,
     normalisation: dict[str, float] = MNIST_NORMALISATION,
     negatives: torch.Tensor | None = None,
+    selection: tuple[torch.Tensor, torch.Tensor] | None = None,
+    select_key: SelectKey = best_on_validation,
+    teacher: torch.nn.Module | None = None,
+    distill_rows: torch.Tensor | None = None,
 ) -> tuple[DigitNet, list[EpochRecord]]:
-    """Train with augmentation, AdamW and OneCycle; return the epoch best on validation and the history.
+    """Train with augmentation, AdamW and OneCycle; return the epoch ``select_key`` ranks highest, and the history.
 
     ``negatives``: optional (M, 1, 28, 28) not-a-digit inputs in [0, 1], trained towards a uniform answer.
+    ``selection``: optional (images, labels) measured after each epoch as ``EpochRecord.selection_accuracy``.
+    ``teacher``: a frozen model whose answers on the training rows marked in ``distill_rows`` (bool (N,)) are
+    distilled at ``cfg.distill_weight``: fine-tuning keeps what the base model knew there.
     """
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -114,6 +184,10 @@ def fit(
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
         model.train()
+        if cfg.freeze_batchnorm:
+            for module in model.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         order = torch.randperm(len(train_x), generator=gen)
         loss_sum, correct, seen = 0.0, 0, 0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not show_bar, leave=False)
@@ -122,17 +196,13 @@ def fit(
             drawn = pick_redrawn(train_x[idx], _rows(train_redrawn, idx), cfg.augment, gen)
             x = normalise(augment_batch(drawn, cfg.augment, gen), normalisation)
             y = train_y[idx]
+            outliers = None
             if negatives is not None and len(negatives):
                 pick = torch.randint(len(negatives), (cfg.negatives_per_batch,), generator=gen)
                 drawn = pick_redrawn(negatives[pick], _rows(negative_redrawn, pick), cfg.augment, gen)
                 outliers = normalise(augment_batch(drawn, cfg.augment, gen), normalisation)
-                both = model(torch.cat([x, outliers]))  # one pass: BatchNorm sees digits and negatives together
-                logits = both[: len(y)]
-                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-                loss = loss + cfg.negative_weight * outlier_exposure_loss(both[len(y) :])
-            else:
-                logits = model(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+            keep = None if teacher is None else (distill_rows[idx], teacher)
+            logits, loss = _batch_loss(model, x, y, outliers, keep, cfg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -142,10 +212,14 @@ def fit(
             seen += len(y)
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
-                if progress:
-                    done = ((epoch - 1) * steps_per_epoch + step) / total_steps
-                    progress(done, f"epoch {epoch}/{cfg.epochs}: loss {loss_sum / seen:.4f}")
-        val_loss, val_acc = _loss_and_accuracy(predict_logits(model, val_x, normalisation), val_y)
+            if progress:  # every step: the caller throttles, and a step can take a second on a slow machine
+                done = ((epoch - 1) * steps_per_epoch + step) / total_steps
+                progress(done, f"epoch {epoch}/{cfg.epochs}: loss {loss_sum / seen:.4f}")
+        validating = None
+        if progress:
+            done = epoch * steps_per_epoch / total_steps
+            validating = partial(_validating, progress, done, f"epoch {epoch}/{cfg.epochs}: validating")
+        val_loss, val_acc, selection_acc = _validate(model, val_x, val_y, selection, normalisation, validating)
         record = EpochRecord(
             epoch=epoch,
             lr=schedule.get_last_lr()[0],
@@ -154,6 +228,7 @@ def fit(
             val_loss=val_loss,
             val_accuracy=val_acc,
             seconds=time.perf_counter() - started,
+            selection_accuracy=selection_acc,
         )
         history.append(record)
         if show_bar:
@@ -161,7 +236,7 @@ def fit(
                 f"epoch {epoch}: train loss {record.train_loss:.4f} acc {record.train_accuracy:.4f} | "
                 f"val loss {val_loss:.4f} acc {val_acc:.4f} | {record.seconds:.0f}s"
             )
-        key = (val_acc, -val_loss)  # select on validation accuracy, ties broken by validation loss
+        key = select_key(record)
         if best_key is None or key > best_key:
             best_key, best_state = key, copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
@@ -206,16 +281,25 @@ def fine_tune(
     lr: float = 1e-3,
     seed: int = 0,
     threads: int = 1,
+    batch_size: int = 128,
     progress: Progress | None = None,
     negatives: np.ndarray | None = None,
+    augment: AugmentConfig | None = None,
+    selection: tuple[np.ndarray, np.ndarray] | None = None,
+    select_key: SelectKey = best_on_validation,
+    freeze_batchnorm: bool = False,
+    distill_rows: np.ndarray | None = None,
+    distill_weight: float = 1.0,
 ) -> tuple[DigitNet, list[EpochRecord]]:
-    """Fine-tune ``base`` on (N, 28, 28) images (uint8 or [0, 1]), selecting the epoch on ``val_images``.
+    """Fine-tune ``base`` on (N, 28, 28) images (uint8 or [0, 1]), choosing the epoch with ``select_key``.
 
     The caller mixes in whatever replay it wants (ml.retrain does); the base's own normalisation is kept.
     ``negatives``: (M, 28, 28) not-a-digit inputs, trained towards a uniform answer (outlier exposure).
+    ``selection``: (images, labels) measured after each epoch, for ``select_key`` to weigh.
+    ``distill_rows``: bool (N,), the images on which the base model's own answers are kept (distilled).
     """
     train_x = as_float_images(train_images)
-    batch_size = min(128, max(16, len(train_x) // 8))
+    batch_size = min(batch_size, max(16, len(train_x) // 8))
     cfg = TrainConfig(
         epochs=epochs,
         batch_size=batch_size,
@@ -224,7 +308,13 @@ def fine_tune(
         threads=threads,
         model=base.model_config,
         negatives_per_batch=max(1, batch_size // 2),
+        augment=augment or AugmentConfig(),
+        freeze_batchnorm=freeze_batchnorm,
+        distill_weight=distill_weight,
     )
+    teacher = None
+    if distill_rows is not None:
+        teacher = base.build_model().eval().requires_grad_(False)
     return fit(
         base.build_model(),
         train_x,
@@ -236,6 +326,10 @@ def fine_tune(
         show_bar=False,
         normalisation=dict(base.normalisation),
         negatives=None if negatives is None else as_float_images(negatives),
+        selection=None if selection is None else (as_float_images(selection[0]), torch.as_tensor(selection[1])),
+        select_key=select_key,
+        teacher=teacher,
+        distill_rows=None if distill_rows is None else torch.as_tensor(np.asarray(distill_rows, dtype=bool)),
     )
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from ml.calibrate import calibrated_probabilities
 from ml.data import MnistSplits
 from ml.predictor import Predictor
-from ml.refusal import choose_threshold
+from ml.refusal import answers, choose_threshold
 from ml.report import CalibratedEvaluation, Evaluation, calibrated_evaluation, evaluation
 from ml.retrain.split import CorrectionSet
 from ml.tensors import batched_logits
@@ -27,6 +27,8 @@ class Comparison:
     candidate_holdout: Evaluation
     active_test: Evaluation  # with the active model's own refusals
     active_holdout: Evaluation
+    candidate_answers: np.ndarray  # each model's answer to every correction (ml.refusal.answers), in order
+    active_answers: np.ndarray
 
 
 def _logits(
@@ -46,6 +48,7 @@ def compare(
     active: Predictor,
     data: MnistSplits,
     holdout: CorrectionSet,
+    corrections: CorrectionSet,
     report: Report,
     span: tuple[float, float],
     refuses: bool,
@@ -54,7 +57,8 @@ def compare(
 
     The candidate's temperature is fitted on MNIST validation (never the test set); the active model's graph
     already divides by its own. With ``refuses``, the candidate's rejection threshold is chosen on MNIST
-    validation too; each model is judged with its own refusals. Progress spans ``span`` (percent).
+    validation too; each model is judged with its own refusals. Both answer every one of ``corrections`` too
+    (what the run page shows as learnt or still wrong). Progress spans ``span`` (percent).
     """
     lo, hi = span
     step = (hi - lo) / 5
@@ -68,6 +72,8 @@ def compare(
     hold_logits = batched_logits(candidate.backend.calibrated_logits, holdout.images)
     cand_hold = calibrated_probabilities(hold_logits, t)
     act_hold = calibrated_probabilities(batched_logits(active.backend.calibrated_logits, holdout.images), 1.0)
+    cand_all = calibrated_probabilities(batched_logits(candidate.backend.calibrated_logits, corrections.images), t)
+    act_all = calibrated_probabilities(batched_logits(active.backend.calibrated_logits, corrections.images), 1.0)
     return Comparison(
         candidate=calibrated,
         candidate_val_accuracy=float((val_logits.argmax(1) == data.val_labels).mean()),
@@ -80,4 +86,6 @@ def compare(
             calibrated_probabilities(act_test, 1.0), data.test_labels, None, active_threshold, data.test_images
         ),
         active_holdout=evaluation(act_hold, holdout.labels, holdout.keys, active_threshold, holdout.images),
+        candidate_answers=answers(cand_all, corrections.images, threshold),
+        active_answers=answers(act_all, corrections.images, active_threshold),
     )

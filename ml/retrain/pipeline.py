@@ -8,13 +8,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ml.checkpoint import Checkpoint, CheckpointError, checkpoint_from_model, load_checkpoint, save_checkpoint
 from ml.data import MnistSplits, MnistUnavailable, load_mnist, sha256_of
 from ml.evaluate import save_plots
 from ml.export import export_onnx
 from ml.predictor import Predictor
 from ml.refusal import NOT_A_DIGIT_LABEL
-from ml.report import ModelMetrics, RetrainCounts, RetrainVerdict, retrain_verdict
+from ml.report import ModelMetrics, RetrainCounts, RetrainVerdict, correction_outcomes, retrain_verdict
 from ml.retrain.compare import compare
 from ml.retrain.config import RetrainConfig
 from ml.retrain.errors import (
@@ -24,9 +26,10 @@ from ml.retrain.errors import (
     RetrainTimeout,
     TrainingDataError,
 )
-from ml.retrain.fine_tune import fine_tune_on_corrections
+from ml.retrain.fine_tune import epoch_choice, fine_tune_on_corrections
 from ml.retrain.gate import gate, gate_rules
 from ml.retrain.split import CorrectionSet, check_split
+from ml.tensors import checkpoint_logits
 
 Progress = Callable[[float, str], None]  # (percent done in [0, 100], human-readable step)
 
@@ -108,6 +111,14 @@ def _load_base(path: Path) -> tuple[Checkpoint, str]:
         raise BaseCheckpointError(f"base checkpoint unusable: {exc}") from exc
 
 
+def _base_val_accuracy(base: Checkpoint, data: MnistSplits) -> float:
+    """The base model's MNIST validation accuracy: from its metrics, else measured (an older checkpoint)."""
+    recorded = ModelMetrics.from_dict(base.metrics).val_accuracy
+    if recorded is not None:
+        return float(recorded)
+    return float((checkpoint_logits(base, data.val_images).argmax(1) == data.val_labels).mean())
+
+
 def _load_splits(splits: MnistSplits | None) -> MnistSplits:
     if splits is not None:
         return splits
@@ -169,18 +180,20 @@ def _retrain(
     clock.note("loading the base model and MNIST", 0.0)
     base, parent_sha = _load_base(base_path)
     data = _load_splits(splits)
-    train, holdout = corrections.split()
+    train_all, holdout = corrections.split()
+    train, selection = train_all.selection_split(config.selection_fraction)
     counts = RetrainCounts(
         corrections=len(corrections),
         train=len(train),
+        selection=len(selection),
         holdout=len(holdout),
         replay=config.replay_count(train=len(train), available=len(data.train_images)),
         validation=len(data.val_labels),
         test=len(data.test_labels),
     )
     clock.note(
-        f"{counts.train} training and {counts.holdout} held-out corrections; {counts.replay} MNIST replay digits; "
-        f"base {base_path.name} sha256 {parent_sha[:12]}",
+        f"{counts.train} training, {counts.selection} epoch-choosing and {counts.holdout} held-out corrections; "
+        f"{counts.replay} MNIST replay digits; base {base_path.name} sha256 {parent_sha[:12]}",
         1.0,
     )
 
@@ -190,6 +203,7 @@ def _retrain(
     fine_started = time.perf_counter()
     # A model that refuses keeps refusing; one that never did learns to from "not a digit" corrections.
     refuses = base.rejection_threshold is not None or bool((train.labels == NOT_A_DIGIT_LABEL).any())
+    choose = epoch_choice(base_val_accuracy=_base_val_accuracy(base, data), max_val_drop_pts=config.max_val_drop_pts)
     model, history = fine_tune_on_corrections(
         base,
         train,
@@ -197,16 +211,19 @@ def _retrain(
         config,
         replay=counts.replay,
         refuses=refuses,
+        selection=selection,
+        select_key=choose,
         progress=lambda fraction, step: clock.report(lo + (hi - lo) * fraction, f"fine-tuning: {step}"),
     )
     fine_tune_s = time.perf_counter() - fine_started
-    best = max(history, key=lambda h: (h.val_accuracy, -h.val_loss))
+    best = max(history, key=choose)
     for h in history:
+        on_slice = "" if h.selection_accuracy is None else f", epoch-choosing corrections {h.selection_accuracy:.3f}"
         clock.log.append(
             f"epoch {h.epoch}/{config.epochs}: train loss {h.train_loss:.4f}, "
-            f"validation accuracy {h.val_accuracy:.4f} ({h.seconds:.1f} s)"
+            f"validation accuracy {h.val_accuracy:.4f}{on_slice} ({h.seconds:.1f} s)"
         )
-    clock.note(f"fine-tuned in {fine_tune_s:.1f} s; selected epoch {best.epoch} on MNIST validation", hi)
+    clock.note(f"fine-tuned in {fine_tune_s:.1f} s; selected epoch {best.epoch}", hi)
 
     # Both models are judged through the serving path: the candidate as written to disk (float16 weights,
     # ONNX graph), the active model through its ONNX export when a matching one sits beside it. ONNX Runtime
@@ -225,11 +242,18 @@ def _retrain(
         f"evaluating: candidate on {draft_predictor.backend.name}, active model on {active_predictor.backend.name}",
         e_lo,
     )
+    parts = [("train", train), ("selection", selection), ("holdout", holdout)]
+    everything = CorrectionSet(
+        images=np.concatenate([c.images for _, c in parts]),
+        labels=np.concatenate([c.labels for _, c in parts]),
+        keys=[k for _, c in parts for k in c.keys],
+    )
     cmp = compare(
         candidate=draft_predictor,
         active=active_predictor,
         data=data,
         holdout=holdout,
+        corrections=everything,
         report=clock.report,
         span=(e_lo, e_hi),
         refuses=refuses,
@@ -266,6 +290,13 @@ def _retrain(
         candidate_threshold=threshold,
         active_threshold=base.rejection_threshold,
         counts=counts,
+        outcomes=correction_outcomes(
+            keys=everything.keys,
+            labels=everything.labels,
+            parts=[name for name, c in parts for _ in c.keys],
+            active=cmp.active_answers,
+            candidate=cmp.candidate_answers,
+        ),
     )
     clock.note(f"evaluating: verdict {decision}: {reason}", e_hi)
 
@@ -301,7 +332,7 @@ def _retrain(
             "counts": counts.to_dict(),
             "history": [asdict(h) for h in history],
             "train_seconds": round(fine_tune_s, 1),
-            "selection": "epoch with the best MNIST validation accuracy; threshold: ml.refusal.choose_threshold",
+            "selection": "epoch: ml.retrain.fine_tune.epoch_choice; threshold: ml.refusal.choose_threshold",
             "corrections_keys_sha256": hashlib.sha256("\n".join(sorted(train.keys)).encode()).hexdigest(),
         },
     )

@@ -20,15 +20,24 @@ ALLOWED_LABELS = (NOT_A_DIGIT_LABEL, *range(10))
 GROUP_SEPARATOR = "/"  # "number-12/digit-3": keys with the same group (before it) fall on the same side
 
 
-def split_key_is_holdout(key: str) -> bool:
-    """True for the ~20% of keys held out for judging: sha256 of the salted key, the same in every process.
+# Another salt for the slice of training corrections kept aside to choose the epoch: independent of the holdout.
+SELECTION_SALT = "digitvision-retrain-selection-v1"
+
+
+def _hashed_fraction(key: str, salt: str) -> float:
+    """A key's stable place in [0, 1): sha256 of the salted group, the same in every process.
 
     A key's group is the part before GROUP_SEPARATOR (the whole key if it has none), and it is the group that
     is hashed: the digits of one number, written together in one hand, are never on both sides, so the
     holdout judges the candidate on numbers it has not seen a digit of."""
     group = key.split(GROUP_SEPARATOR, 1)[0]
-    digest = hashlib.sha256(f"{SPLIT_SALT}:{group}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < HOLDOUT_FRACTION
+    digest = hashlib.sha256(f"{salt}:{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_key_is_holdout(key: str) -> bool:
+    """True for the ~20% of keys held out for judging."""
+    return _hashed_fraction(key, SPLIT_SALT) < HOLDOUT_FRACTION
 
 
 def split_problem(keys: Iterable[str]) -> str | None:
@@ -114,3 +123,13 @@ class CorrectionSet:
         """(train, holdout) by the stable hash of each key."""
         mask = self.holdout_mask()
         return self.subset(~mask), self.subset(mask)
+
+    def selection_split(self, fraction: float) -> tuple[CorrectionSet, CorrectionSet]:
+        """(train, selection): about ``fraction`` of the digit corrections, by a stable hash of their keys (an
+        independent one from the holdout's), set aside to choose the epoch. "Not a digit" corrections always
+        train; so does everything when the slice would leave no digit to train on."""
+        digits = self.labels != NOT_A_DIGIT_LABEL
+        chosen = digits & np.array([_hashed_fraction(k, SELECTION_SALT) < fraction for k in self.keys], dtype=bool)
+        if chosen.sum() == digits.sum():
+            chosen[:] = False
+        return self.subset(~chosen), self.subset(chosen)

@@ -216,13 +216,16 @@ def run(base_path, corrections, toy_splits, tmp_path_factory):
 def test_retrain_result_fields(run, corrections, base_path):
     result, _, _ = run
     n_holdout = int(corrections.holdout_mask().sum())
-    assert 0 < n_holdout < len(corrections)
+    n_selection = len(corrections.split()[0].selection_split(RetrainConfig().selection_fraction)[1])
+    n_train = 48 - n_holdout - n_selection
+    assert 0 < n_holdout < len(corrections) and 0 < n_selection < n_train
     assert result.verdict.verdict in (PROMOTE, REJECT) and result.reason
     assert result.verdict.counts.to_dict() == {
         "corrections": 48,
-        "train": 48 - n_holdout,
+        "train": n_train,
+        "selection": n_selection,
         "holdout": n_holdout,
-        "replay": min(400, max(10 * (48 - n_holdout), 256)),  # 10 per correction, at least 256, at most all
+        "replay": min(400, max(10 * n_train, 256)),  # 10 per correction, at least 256, at most all
         "validation": 120,
         "test": 200,
     }
@@ -242,6 +245,77 @@ def test_retrain_result_fields(run, corrections, base_path):
     assert document["verdict"] == result.verdict.verdict and document["candidate_path"] == str(result.candidate_path)
     assert RetrainVerdict.from_dict(document) == result.verdict  # the verdict round-trips through JSON
     assert document["schema"] == 1 and document["config"]["epochs"] == 2
+
+
+def test_retrain_outcomes_cover_every_correction_once(run, corrections):
+    result, _, _ = run
+    outcomes = result.verdict.outcomes
+    assert sorted(o.key for o in outcomes) == sorted(corrections.keys)
+    counts = result.verdict.counts
+    for part, expected in (("train", counts.train), ("selection", counts.selection), ("holdout", counts.holdout)):
+        assert sum(o.part == part for o in outcomes) == expected
+    holdout = [o for o in outcomes if o.part == "holdout"]
+    assert sum(o.candidate == o.label for o in holdout) == result.verdict.candidate.holdout_correct
+    assert sum(o.active == o.label for o in holdout) == result.verdict.active.holdout_correct
+    labels = dict(zip(corrections.keys, corrections.labels.tolist(), strict=True))
+    assert all(o.label == labels[o.key] for o in outcomes)
+
+
+def test_correction_outcome_names_what_happened():
+    from ml.report import CorrectionOutcome
+
+    def outcome(active: int, candidate: int) -> str:
+        return CorrectionOutcome(key="k", label=7, part="train", active=active, candidate=candidate).outcome
+
+    assert outcome(1, 7) == "learnt" and outcome(-1, 7) == "learnt"
+    assert outcome(1, 1) == "still_wrong" and outcome(1, -1) == "still_wrong"
+    assert outcome(7, 7) == "kept" and outcome(7, 2) == "lost"
+    row = CorrectionOutcome(key="submission-3/digit-1", label=-1, part="holdout", active=4, candidate=-1)
+    assert row.to_dict()["outcome"] == "learnt" and CorrectionOutcome.from_dict(row.to_dict()) == row
+
+
+def test_selection_slice_takes_digits_only_stably_and_never_all_of_them():
+    keys = [f"submission-{i}" for i in range(400)]
+    labels = np.array([i % 10 for i in range(300)] + [-1] * 100)
+    corrections = CorrectionSet(images=np.zeros((400, 28, 28), np.float32), labels=labels, keys=keys)
+    train, selection = corrections.selection_split(0.2)
+    assert len(train) + len(selection) == 400 and 40 <= len(selection) <= 80
+    assert (selection.labels != -1).all() and (train.labels == -1).sum() == 100  # "not a digit" always trains
+    assert selection.keys == corrections.selection_split(0.2)[1].keys  # the same every time
+    held = set(corrections.split()[1].keys)
+    assert 0 < len(held & set(selection.keys)) < len(selection)  # independent of the holdout's hash
+    number = CorrectionSet(
+        images=np.zeros((6, 28, 28), np.float32),
+        labels=[1] * 6,
+        keys=[f"submission-{n}/digit-{d}" for n in range(40, 43) for d in range(2)],
+    )
+    for part in number.selection_split(0.5):
+        groups = {k.split("/")[0] for k in part.keys}
+        assert all(f"{g}/digit-0" in part.keys and f"{g}/digit-1" in part.keys for g in groups)
+    one = CorrectionSet(images=np.zeros((1, 28, 28), np.float32), labels=[3], keys=["submission-1"])
+    assert len(one.selection_split(1.0)[0]) == 1  # a slice that would take every digit takes none
+
+
+def test_epoch_choice_keeps_mnist_then_learns_the_slice():
+    from ml.retrain.fine_tune import epoch_choice
+    from ml.train import EpochRecord
+
+    def epoch(n: int, val: float, on_slice: float | None) -> EpochRecord:
+        return EpochRecord(n, 0.0, 0.0, 0.0, 0.0, val, 0.0, selection_accuracy=on_slice)
+
+    choose = epoch_choice(base_val_accuracy=0.9950, max_val_drop_pts=0.10)
+    epochs = [epoch(1, 0.9950, 0.60), epoch(2, 0.9941, 0.90), epoch(3, 0.9930, 0.99)]
+    assert max(epochs, key=choose).epoch == 2  # epoch 3 learnt more, but lost 0.20 pts of MNIST validation
+    assert max([epoch(1, 0.990, 0.5), epoch(2, 0.992, 0.4)], key=choose).epoch == 2  # none within: MNIST
+    assert max([epoch(1, 0.995, None), epoch(2, 0.996, None)], key=choose).epoch == 2  # no slice: MNIST
+
+
+def test_correction_repeats_make_the_corrections_their_share_of_an_epoch():
+    config = RetrainConfig(correction_share=0.5)
+    assert config.correction_repeats(digits=160, replay=1600) == 10
+    assert config.correction_repeats(digits=5000, replay=256) == 1  # never fewer than once
+    assert config.correction_repeats(digits=0, replay=256) == 0
+    assert RetrainConfig(correction_share=0.25).correction_repeats(digits=100, replay=1500) == 5
 
 
 def test_retrain_gate_agrees_with_the_figures(run):

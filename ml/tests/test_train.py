@@ -132,21 +132,36 @@ def test_augment_is_deterministic_for_a_seeded_generator(batch):
     assert not torch.equal(a, c)
 
 
+# No distortion at all: what the augmentation does with every range closed.
+STILL = AugmentConfig(
+    rotation_deg=0,
+    scale=(1, 1),
+    aspect=(1, 1),
+    shear=0,
+    translate_px=0,
+    p_thicken=0,
+    p_thin=0,
+    p_blur=0,
+    p_lowres=0,
+)
+
+
 def test_augment_without_distortions_is_identity(batch):
-    cfg = AugmentConfig(
-        rotation_deg=0,
-        scale=(1, 1),
-        aspect=(1, 1),
-        shear=0,
-        translate_px=0,
-        p_thicken=0,
-        p_thin=0,
-        p_blur=0,
-        p_lowres=0,
-    )
-    out = augment_batch(batch, cfg, torch.Generator().manual_seed(0))
+    out = augment_batch(batch, STILL, torch.Generator().manual_seed(0))
     # the contrast re-stretch divides by each digit's peak, which is 1 for these digits
     assert torch.allclose(out, batch, atol=1e-5)
+
+
+def test_elastic_wobble_moves_ink_a_little_and_only_when_asked(batch):
+    wobbly = AugmentConfig(**{**STILL.to_dict(), "elastic_px": 1.5})
+    plain = augment_batch(batch, STILL, torch.Generator().manual_seed(0))
+    moved = augment_batch(batch, wobbly, torch.Generator().manual_seed(0))
+    assert moved.shape == batch.shape and 0 <= moved.min() and moved.max() <= 1
+    change = (moved - plain).abs().mean(dim=(1, 2, 3))
+    assert (change > 1e-3).all()  # every image moved
+    # by about a pixel: the ink's centre of mass stays within 2 px of where it was
+    for a, b in zip(plain[:, 0].numpy(), moved[:, 0].numpy(), strict=True):
+        assert np.abs(np.subtract(ndimage.center_of_mass(a), ndimage.center_of_mass(b))).max() < 2
 
 
 def test_redrawn_keeps_the_drawing_with_another_pen(batch):
