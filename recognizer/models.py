@@ -501,11 +501,19 @@ class TrainingRun(models.Model):
         help_text="the version this run promoted",
     )
     train_samples = models.PositiveIntegerField(null=True, blank=True, help_text="corrections trained on")
+    selection_samples = models.PositiveIntegerField(
+        null=True, blank=True, help_text="corrections kept aside to choose the epoch"
+    )
     holdout_samples = models.PositiveIntegerField(null=True, blank=True, help_text="corrections held out")
     replay_samples = models.PositiveIntegerField(null=True, blank=True, help_text="MNIST samples replayed")
     candidate_metrics = models.JSONField(default=dict, blank=True)
     active_metrics = models.JSONField(default=dict, blank=True)
     per_class = models.JSONField(default=list, blank=True, help_text="per digit: active vs candidate")
+    correction_outcomes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="per correction used: its key, label, part and both models' answers (ml.report.CorrectionOutcome)",
+    )
     reason = models.TextField(blank=True, help_text="why it was promoted, rejected or failed")
     artifacts_dir = models.CharField(max_length=500, blank=True, help_text="relative to MEDIA_ROOT")
     plots = models.JSONField(default=list, blank=True, help_text="plot files, relative to MEDIA_ROOT")

@@ -1,5 +1,7 @@
 """Every read of the recognizer's data (HackSoftware Django-Styleguide selectors)."""
 
+import re
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -7,9 +9,13 @@ import numpy as np
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.files import FieldFile
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from PIL import Image, UnidentifiedImageError
 
 from ml.decode import register_image_formats
+from ml.refusal import NOT_A_DIGIT_LABEL
+from ml.report import CorrectionOutcome
+from ml.retrain import GROUP_SEPARATOR
 from recognizer.exceptions import NoActiveModelVersionError
 from recognizer.models import (
     ANSWERS,
@@ -235,6 +241,100 @@ def training_run_list() -> QuerySet[TrainingRun]:
     return TrainingRun.objects.select_related("requested_by", "base_version", "candidate_version").order_by(
         "-created_at", "-id"
     )
+
+
+# A run's page shows at most this many inputs of each answer it learnt, and as many it still gets wrong.
+OUTCOME_ITEMS_SHOWN = 24
+# services.training_runs' correction keys read back: a single digit's, or a number's digit (its position).
+_CORRECTION_KEY = re.compile(rf"submission-(\d+)(?:{re.escape(GROUP_SEPARATOR)}digit-(\d+))?")
+
+
+@dataclass(frozen=True)
+class CorrectionItem:
+    """One correction a run used, with links for staff: its 28x28 input (None once its submission is deleted)
+    and its admin page (None where the staff member may not see it there)."""
+
+    outcome: CorrectionOutcome
+    image_url: str | None = None
+    detail_url: str | None = None
+
+
+@dataclass(frozen=True)
+class OutcomeGroup:
+    """The corrections of one true answer (a digit, or NOT_A_DIGIT_LABEL) in a run: how many the retraining
+    learnt, still gets wrong, kept and lost, and the first few it learnt and still gets wrong."""
+
+    label: int
+    learnt: int
+    still_wrong: int
+    kept: int
+    lost: int
+    learnt_items: list[CorrectionItem]
+    still_wrong_items: list[CorrectionItem]
+
+    @property
+    def total(self) -> int:
+        return self.learnt + self.still_wrong + self.kept + self.lost
+
+
+def training_run_outcome_groups(*, run: TrainingRun, user=None, shown: int = OUTCOME_ITEMS_SHOWN) -> list[OutcomeGroup]:
+    """What a retraining did to each answer's corrections: digits 0-9, then "not a digit", only those it used
+    (none for a run made before outcomes were kept, or that failed). Each group's learnt and still wrong items
+    are its first ``shown``; one query finds which of their submissions still exist."""
+    outcomes = [CorrectionOutcome.from_dict(o) for o in run.correction_outcomes or [] if isinstance(o, dict)]
+    by_label: dict[int, list[CorrectionOutcome]] = defaultdict(list)
+    for outcome in outcomes:
+        by_label[outcome.label].append(outcome)
+    labels = [label for label in [*range(10), NOT_A_DIGIT_LABEL] if label in by_label]
+    picked = {
+        (label, kind): [o for o in by_label[label] if o.outcome == kind][:shown]
+        for label in labels
+        for kind in ("learnt", "still_wrong")
+    }
+    places = {o.key: _correction_place(o.key) for items in picked.values() for o in items}
+    ids = {place[0] for place in places.values() if place}
+    kinds = dict(Submission.objects.filter(pk__in=ids).values_list("pk", "kind"))
+    admin = {
+        kind: user is not None and user.has_perm(f"recognizer.view_{model}")
+        for kind, model in ((Submission.Kind.DIGIT, "submission"), (Submission.Kind.NUMBER, "numbersubmission"))
+    }
+
+    def item(outcome: CorrectionOutcome) -> CorrectionItem:
+        place = places[outcome.key]
+        kind = kinds.get(place[0]) if place else None
+        if kind is None or (kind == Submission.Kind.NUMBER) != (place[1] is not None):
+            return CorrectionItem(outcome)  # deleted since, or a key of another shape
+        pk, position = place
+        if position is None:
+            image = reverse("recognizer:submission-input", args=[pk])
+            detail = reverse("admin:recognizer_submission_change", args=[pk])
+        else:
+            image = reverse("recognizer:submission-digit-input", args=[pk, position])
+            detail = reverse("admin:recognizer_numbersubmission_change", args=[pk])
+        return CorrectionItem(outcome, image_url=image, detail_url=detail if admin[kind] else None)
+
+    groups = []
+    for label in labels:
+        count = {kind: 0 for kind in ("learnt", "still_wrong", "kept", "lost")}
+        for outcome in by_label[label]:
+            count[outcome.outcome] += 1
+        groups.append(
+            OutcomeGroup(
+                label=label,
+                **count,
+                learnt_items=[item(o) for o in picked[label, "learnt"]],
+                still_wrong_items=[item(o) for o in picked[label, "still_wrong"]],
+            )
+        )
+    return groups
+
+
+def _correction_place(key: str) -> tuple[int, int | None] | None:
+    """A correction key's submission id and, for a number's digit, its position; None for any other key."""
+    match = _CORRECTION_KEY.fullmatch(key)
+    if match is None:
+        return None
+    return int(match[1]), None if match[2] is None else int(match[2])
 
 
 def model_version_events(*, limit: int = 50) -> QuerySet[ModelVersionEvent]:

@@ -17,6 +17,11 @@ urlpatterns = [
     path("submissions/<int:pk>/image/", people.submission_image, name="submission-image"),
     path("submissions/<int:pk>/preview/", people.submission_preview, name="submission-preview"),
     path("submissions/<int:pk>/input/", people.submission_input, name="submission-input"),
+    path(
+        "submissions/<int:pk>/digits/<int:position>/input/",
+        people.submission_digit_input,
+        name="submission-digit-input",
+    ),
     path("submissions/<int:pk>/number/", people.submission_read_as_number, name="submission-read-as-number"),
     # Whole numbers: the Number page, and a number's page (its images are the submission's, above).
     path("numbers/", people.numbers, name="numbers"),

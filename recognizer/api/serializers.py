@@ -1,5 +1,7 @@
 """Request and response shapes of the API; they validate and present, services and selectors do the work."""
 
+from typing import get_args
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.urls import reverse
@@ -7,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ml.report import DigitChange, ModelFigures, ModelMetrics
+from ml.report import CorrectionOutcome, DigitChange, ModelFigures, ModelMetrics, Outcome, Part
 from recognizer.models import MAX_NUMBER_DIGITS, DigitSample, ModelVersion, Submission, TrainingRun
 from recognizer.selectors import digit_sample_input_pixels, submission_input_pixels
 
@@ -687,6 +689,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "base_version",
             "candidate_version",
             "train_samples",
+            "selection_samples",
             "holdout_samples",
             "replay_samples",
             "active_metrics",
@@ -712,6 +715,44 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField(help_text="URL of a plot image (PNG).")))
     def get_plots(self, run: TrainingRun) -> list[str]:
         return [reverse("recognizer:training-run-plot", args=[run.pk, index]) for index in range(len(run.plots))]
+
+
+_ANSWER = "A digit 0-9, or -1 for not a digit (ml.refusal.NOT_A_DIGIT_LABEL)."
+
+
+class CorrectionOutcomeSerializer(serializers.Serializer):
+    """One correction a retraining used (documentation: the rows are ml.report.CorrectionOutcome.to_dict())."""
+
+    key = serializers.CharField(
+        help_text="`submission-{id}` for a single digit, `submission-{id}/digit-{position}` for a number's digit."
+    )
+    label = serializers.IntegerField(help_text=f"The true answer, as corrected. {_ANSWER}")
+    part = serializers.ChoiceField(
+        choices=list(get_args(Part)),
+        help_text="Trained on, kept aside to choose the epoch, or held out to judge the candidate.",
+    )
+    active = serializers.IntegerField(help_text=f"What the active model answers. {_ANSWER}")
+    candidate = serializers.IntegerField(help_text=f"What the candidate answers. {_ANSWER}")
+    outcome = serializers.ChoiceField(
+        choices=list(get_args(Outcome)),
+        help_text="learnt: the active model was wrong, the candidate is right; still_wrong: both wrong; kept: both "
+        "right; lost: the active model was right, the candidate is wrong.",
+    )
+
+
+class TrainingRunDetailSerializer(TrainingRunSerializer):
+    """One run: the list's fields and what it did with each correction it used (lists leave that out)."""
+
+    correction_outcomes = serializers.SerializerMethodField()
+
+    class Meta(TrainingRunSerializer.Meta):
+        fields = [*TrainingRunSerializer.Meta.fields, "correction_outcomes"]
+        read_only_fields = fields
+
+    @extend_schema_field(CorrectionOutcomeSerializer(many=True))
+    def get_correction_outcomes(self, run: TrainingRun) -> list[dict]:
+        rows = run.correction_outcomes or []
+        return [CorrectionOutcome.from_dict(row).to_dict() for row in rows if isinstance(row, dict)]
 
 
 class ActivateSerializer(serializers.Serializer):

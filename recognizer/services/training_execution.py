@@ -188,20 +188,24 @@ def _conclude(run: TrainingRun, result) -> TrainingRun:
     run.refresh_from_db()
     verdict = result.verdict
     run.train_samples = verdict.counts.train
+    run.selection_samples = verdict.counts.selection
     run.holdout_samples = verdict.counts.holdout
     run.replay_samples = verdict.counts.replay
     run.candidate_metrics = verdict.candidate.to_dict()
     run.active_metrics = verdict.active.to_dict()
     run.per_class = [row.to_dict() for row in verdict.per_class]
+    run.correction_outcomes = [o.to_dict() for o in verdict.outcomes]
     run.plots = [_media_relative(p) for p in result.plot_paths]
     run.log = [*run.log, *(f"{timezone.now():%H:%M:%S} {line}" for line in result.log)][-MAX_LOG_LINES:]
     figure_fields = [
         "train_samples",
+        "selection_samples",
         "holdout_samples",
         "replay_samples",
         "candidate_metrics",
         "active_metrics",
         "per_class",
+        "correction_outcomes",
         "plots",
         "log",
     ]

@@ -217,7 +217,13 @@ def test_staff_pages_have_no_axe_violations_and_fit_a_phone(
     SubmissionFactory(corrected_digit=1, predicted_digit=7, model_version=shipped_version)
     SubmissionFactory(predicted_digit=3, confidence=0.42, model_version=shipped_version)  # the review queue's
     SubmissionFactory(refused=True, model_version=shipped_version)
-    run = TrainingRunFactory(state="rejected", in_flight=None, reason="holdout accuracy fell", requested_by=staff)
+    run = TrainingRunFactory(
+        state="rejected",
+        in_flight=None,
+        reason="holdout accuracy fell",
+        requested_by=staff,
+        correction_outcomes=_outcomes(),
+    )
     running = TrainingRunFactory(state="running", progress=40, step="epoch 2/3", requested_by=staff)
     problems = []
     for path in [
@@ -229,6 +235,26 @@ def test_staff_pages_have_no_axe_violations_and_fit_a_phone(
     ]:
         problems += audit(page, axe_source, live_server.url + path, phone=phone)
     assert not problems, "\n".join(problems)
+
+
+def _outcomes() -> list[dict]:
+    """A run's outcomes with every kind of item its page shows: a single digit's input, a number's digit's,
+    one deleted since, "not a digit", and more than the page shows of one answer."""
+    from ml.report import CorrectionOutcome
+    from recognizer.services.training_runs import training_correction_key, training_digit_sample_key
+    from recognizer.tests.factories import NumberFactory
+
+    single = SubmissionFactory(predicted_digit=1, corrected_digit=7).pk
+    number = NumberFactory(predicted_number="12").pk
+    scribble = SubmissionFactory(predicted_digit=3, corrected_not_a_digit=True).pk
+    rows = [
+        (training_correction_key(single), 7, "holdout", 1, 7),
+        (training_digit_sample_key(submission_id=number, position=1), 3, "train", 2, 2),
+        (training_correction_key(10**6), 7, "train", 1, 1),  # deleted since
+        (training_correction_key(scribble), -1, "selection", 3, -1),
+        *((training_correction_key(single), 5, "train", 1, 5) for _ in range(30)),
+    ]
+    return [CorrectionOutcome(*row).to_dict() for row in rows]
 
 
 def _digit_file() -> dict:

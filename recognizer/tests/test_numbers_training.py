@@ -104,8 +104,9 @@ def test_a_run_fine_tunes_on_them(staff, user, shipped_version, fake_ml):  # noq
         number_correct(submission=number, user=user, true_number="13")
         made += 1
 
-    execution.training_run_execute(run_id=run_queued(staff).pk)
+    run = execution.training_run_execute(run_id=run_queued(staff).pk)
 
     [call] = fake_ml.calls
     assert call["corrections"].labels.tolist() == [1, 3] * made
     assert call["corrections"].keys == training_correction_keys()
+    assert [o["key"] for o in run.correction_outcomes] == training_correction_keys()  # what it did with each

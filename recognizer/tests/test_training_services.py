@@ -11,8 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from ml import data as mnist
-from ml.report import ModelMetrics, RetrainCounts, evaluation, retrain_verdict
-from ml.retrain import RetrainError, RetrainTimeout
+from ml.report import ModelMetrics, RetrainCounts, correction_outcomes, evaluation, retrain_verdict
+from ml.retrain import RetrainError, RetrainTimeout, split_key_is_holdout
 from ml.retrain.pipeline import RetrainResult
 from recognizer.exceptions import TrainingInProgressError, TrainingNotPossibleError
 from recognizer.models import ModelVersion, ModelVersionEvent, TrainingRun
@@ -20,6 +20,20 @@ from recognizer.services import training_execution, training_runs
 from recognizer.services.training_execution import training_run_execute
 from recognizer.services.training_runs import training_run_cancel, training_run_fail_stale, training_run_start
 from recognizer.tests.factories import SubmissionFactory
+
+
+def fake_outcomes(corrections):
+    """What each model answers to each correction: the active model wrong on all, the candidate right on every
+    other one (learnt) and wrong on the rest (still wrong)."""
+    labels = corrections.labels
+    candidate = np.where(np.arange(len(labels)) % 2 == 0, labels, (labels + 2) % 10)
+    return correction_outcomes(
+        keys=corrections.keys,
+        labels=labels,
+        parts=["holdout" if split_key_is_holdout(key) else "train" for key in corrections.keys],
+        active=(labels + 1) % 10,
+        candidate=candidate,
+    )
 
 
 def _figures(correct: int, total: int, labels: list[int]):
@@ -64,7 +78,10 @@ class FakePipeline:
                 active_val_accuracy=0.995,
                 candidate_temperature=0.5,
                 active_temperature=0.6,
-                counts=RetrainCounts(corrections=10, train=8, holdout=2, replay=256, validation=5000, test=100),
+                counts=RetrainCounts(
+                    corrections=10, train=7, selection=1, holdout=2, replay=256, validation=5000, test=100
+                ),
+                outcomes=fake_outcomes(corrections),
             ),
             metrics=ModelMetrics(test_accuracy=0.96, verdict=self.verdict),
             timings={"fine_tune_s": 1.0, "evaluate_s": 1.0, "total_s": 2.0},
@@ -141,12 +158,15 @@ class TestExecute:
         assert new.metrics["training_run"] == run.pk and new.metrics["schema"] == 1
         event = ModelVersionEvent.objects.get(training_run=run)
         assert (event.action, event.previous, event.by) == ("promoted", shipped_version, staff)
-        assert (run.train_samples, run.holdout_samples, run.replay_samples) == (8, 2, 256)
+        assert (run.train_samples, run.selection_samples, run.holdout_samples, run.replay_samples) == (7, 1, 2, 256)
         assert run.candidate_metrics["mnist_test_accuracy"] == 0.96 and run.active_metrics["holdout_total"] == 2
         assert run.candidate_metrics["schema"] == 1 and run.active_metrics["temperature"] == 0.6
         assert [row["digit"] for row in run.per_class] == list(range(10))
         assert run.plots == [f"models/runs/{run.pk}/confusion_matrix.png"]
         assert any("fine-tuned" in line for line in run.log)
+        assert run.correction_outcomes == [o.to_dict() for o in fake_outcomes(call["corrections"])]
+        assert [o["key"] for o in run.correction_outcomes] == call["corrections"].keys
+        assert {o["outcome"] for o in run.correction_outcomes} == {"learnt", "still_wrong"}
 
     def test_a_rejected_candidate_changes_nothing(self, staff, trainable_corrections, shipped_version, fake_ml):
         fake_ml.verdict = "reject"
@@ -156,6 +176,7 @@ class TestExecute:
         assert ModelVersion.objects.count() == 1
         folder = Path(settings.MEDIA_ROOT) / run.artifacts_dir
         assert not list(folder.glob("*.pt")) and list(folder.glob("*.png"))  # plots kept to explain the verdict
+        assert len(run.correction_outcomes) == len(trainable_corrections)  # kept to explain it too
 
     @pytest.mark.parametrize(
         "error, reason",

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,17 @@ from django.core.files.base import ContentFile
 from django.db import connection
 
 from ml.preprocess import model_input_png
-from recognizer.models import ModelVersion, ModelVersionEvent, Submission, TrainingRun
-from recognizer.services.training_runs import training_run_fail_stale, training_run_start
-from recognizer.tests.factories import SubmissionFactory, UserFactory, corrections_for_retraining
+from ml.refusal import NOT_A_DIGIT_LABEL
+from recognizer.models import ModelVersion, ModelVersionEvent, TrainingRun
+from recognizer.services import number_correct
+from recognizer.services.training_runs import (
+    training_correction_key,
+    training_correction_keys,
+    training_digit_sample_key,
+    training_run_fail_stale,
+    training_run_start,
+)
+from recognizer.tests.factories import NumberFactory, SubmissionFactory, UserFactory, corrections_for_retraining
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -116,26 +125,53 @@ def start_worker(tmp_path, settings):
         worker.stop()
 
 
+def _not_a_digit_input() -> np.ndarray:
+    """A 28x28 "#": ink that is no digit."""
+    image = np.zeros((28, 28))
+    image[9:11, 4:24] = image[17:19, 4:24] = image[4:24, 9:11] = image[4:24, 17:19] = 1.0
+    return image
+
+
 @pytest.fixture
-def corrections(shipped_version):
-    """40 (or a few more, until some are held out) corrected submissions whose inputs are MNIST *training*
-    digits (the test set stays the judge)."""
+def corrections(shipped_version) -> dict[str, list]:
+    """Every kind of correction, their inputs MNIST *training* digits (the test set stays the judge): 40 (or a
+    few more, until some are held out) single digits, a number corrected with as many digits as were found,
+    and a submission corrected to not a digit. Their split keys, by kind."""
     from ml.data import load_mnist
 
     splits = load_mnist()
     owner = UserFactory(username="drawer")
     order = np.random.default_rng(7).permutation(len(splits.train_labels))
 
-    def make(i: int) -> None:
+    def mnist_input(i: int) -> tuple[int, ContentFile]:
         index = order[i]
-        label = int(splits.train_labels[index])
+        return int(splits.train_labels[index]), ContentFile(model_input_png(splits.train_images[index] / 255.0))
+
+    def make(i: int) -> None:
+        label, image = mnist_input(i)
         submission = SubmissionFactory(user=owner, model_version=shipped_version, predicted_digit=(label + 1) % 10)
-        submission.input_image.save("input.png", ContentFile(model_input_png(splits.train_images[index] / 255.0)))
+        submission.input_image.save("input.png", image)
         submission.corrected_digit = label
         submission.save()
 
-    corrections_for_retraining(make, at_least=40)
-    return Submission.objects.filter(corrected_digit__isnull=False)
+    made = corrections_for_retraining(make, at_least=40)
+    number = NumberFactory(user=owner, model_version=shipped_version, predicted_number="000")
+    true_number = ""
+    for sample in number.digit_samples.all():
+        label, image = mnist_input(made + sample.position)
+        sample.input_image.save("input.png", image)
+        true_number += str(label)
+    number_correct(submission=number, user=owner, true_number=true_number)
+    scribble = SubmissionFactory(user=owner, model_version=shipped_version, predicted_digit=8)
+    scribble.input_image.save("input.png", ContentFile(model_input_png(_not_a_digit_input())))
+    scribble.corrected_not_a_digit = True
+    scribble.save()
+    keys = {
+        "number": [training_digit_sample_key(submission_id=number.pk, position=p) for p in range(3)],
+        "not_a_digit": [training_correction_key(scribble.pk)],
+    }
+    assert set(keys["number"] + keys["not_a_digit"]) <= set(training_correction_keys())
+    return {**keys, "all": training_correction_keys(), "number_labels": [int(d) for d in true_number]}
 
 
 def wait_for(run: TrainingRun, done, timeout: float, worker: Worker) -> TrainingRun:
@@ -163,7 +199,19 @@ def test_a_worker_runs_a_retraining_end_to_end(start_worker, staff, corrections,
 
     assert run.state in ("promoted", "rejected"), (run.state, run.reason, worker.log_path.read_text())
     assert "running" in seen_states or "evaluating" in seen_states
-    assert run.progress == 100 and run.train_samples + run.holdout_samples == 40 and run.replay_samples > 0
+    assert run.progress == 100 and run.replay_samples > 0
+    # What it did with each correction (numbers' digits and "not a digit" among them): every one used once.
+    outcomes = {o["key"]: o for o in run.correction_outcomes}
+    assert sorted(outcomes) == sorted(corrections["all"]) and len(run.correction_outcomes) == len(outcomes)
+    parts = Counter(o["part"] for o in run.correction_outcomes)
+    assert (parts["train"], parts["selection"], parts["holdout"]) == (
+        run.train_samples,
+        run.selection_samples,
+        run.holdout_samples,
+    )
+    assert run.train_samples + run.selection_samples + run.holdout_samples == len(corrections["all"])
+    assert [outcomes[key]["label"] for key in corrections["not_a_digit"]] == [NOT_A_DIGIT_LABEL]
+    assert [outcomes[key]["label"] for key in corrections["number"]] == corrections["number_labels"]
     assert run.reason and run.candidate_metrics and run.active_metrics and run.per_class and run.log
     assert run.plots and all((Path(settings.MEDIA_ROOT) / p).is_file() for p in run.plots)
     assert run.started_at and run.finished_at and run.in_flight is None

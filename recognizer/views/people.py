@@ -390,3 +390,14 @@ def submission_preview(request: HttpRequest, pk: int) -> FileResponse:
 @require_GET
 def submission_input(request: HttpRequest, pk: int) -> FileResponse:
     return private_file_response(_visible_submission_or_404(request, pk).input_image)
+
+
+@login_required
+@require_GET
+def submission_digit_input(request: HttpRequest, pk: int, position: int) -> FileResponse:
+    """One digit of a number as the model saw it: for its owner (whose pages use the API's), and for staff, to
+    whom a training run's page shows what it learnt."""
+    sample = _visible_submission_or_404(request, pk).digit_samples.filter(position=position).first()
+    if sample is None:
+        raise Http404("This number has no digit at that position.")
+    return private_file_response(sample.input_image)

@@ -15,12 +15,15 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from ml.refusal import NOT_A_DIGIT_LABEL
 from ml.report import DigitChange, ModelFigures, ModelMetrics, figure_fields
 from recognizer.exceptions import ModelWeightsError, TrainingError
 from recognizer.forms import CorrectionReviewFilterForm, TrueAnswerForm
 from recognizer.image_responses import private_file_response
-from recognizer.models import Submission, TrainingRun
+from recognizer.models import NOT_A_DIGIT_TEXT, Submission, TrainingRun
 from recognizer.selectors import (
+    CorrectionItem,
+    OutcomeGroup,
     model_version_events,
     model_version_list,
     model_version_list_with_corrections,
@@ -30,6 +33,7 @@ from recognizer.selectors import (
     submission_review_queue,
     training_run_current,
     training_run_list,
+    training_run_outcome_groups,
 )
 from recognizer.services import model_version_rollback, submission_correct, submission_set_training_use
 from recognizer.services.training_runs import training_run_cancel, training_run_start
@@ -132,6 +136,49 @@ def per_class_table(per_class: list[DigitChange]) -> dict:
             for row in per_class
         ],
     }
+
+
+# What the retraining did with a correction (ml.report.CorrectionOutcome.part), as a run's page marks it.
+PARTS = {"train": "trained on", "selection": "chose the epoch", "holdout": "held out"}
+
+
+def answer_text(answer: int) -> str:
+    """A digit, or "not a digit" for NOT_A_DIGIT_LABEL (the true answer, or a model's refusal)."""
+    return NOT_A_DIGIT_TEXT if answer == NOT_A_DIGIT_LABEL else str(answer)
+
+
+def _outcome_item(item: CorrectionItem) -> dict:
+    o = item.outcome
+    what = "Ink that is not a digit" if o.label == NOT_A_DIGIT_LABEL else f"{'An' if o.label == 8 else 'A'} {o.label}"
+    if o.outcome == "learnt":
+        said = f"the active model read as {answer_text(o.active)}"
+    else:
+        said = f"the candidate still reads as {answer_text(o.candidate)}"
+    return {
+        "key": o.key,
+        "image_url": item.image_url,
+        "detail_url": item.detail_url,
+        "alt": f"{what} {said} ({PARTS.get(o.part, o.part)})",
+        "active": answer_text(o.active),
+        "candidate": answer_text(o.candidate),
+        "part": o.part,
+        "part_text": PARTS.get(o.part, o.part),
+    }
+
+
+def outcome_rows(groups: list[OutcomeGroup]) -> list[dict]:
+    """A run's corrections per true answer: the counts, and the inputs it learnt and still gets wrong."""
+    return [
+        {
+            "label": answer_text(g.label),
+            "group": g,
+            "learnt": [_outcome_item(i) for i in g.learnt_items],
+            "learnt_more": g.learnt - len(g.learnt_items),
+            "still_wrong": [_outcome_item(i) for i in g.still_wrong_items],
+            "still_wrong_more": g.still_wrong - len(g.still_wrong_items),
+        }
+        for g in groups
+    ]
 
 
 def _key_metrics(metrics: ModelMetrics) -> list[tuple[str, str]]:
@@ -310,6 +357,7 @@ def training_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "per_class": per_class_table(
                 [DigitChange.from_dict(r) for r in run.per_class or [] if isinstance(r, dict)]
             ),
+            "outcomes": outcome_rows(training_run_outcome_groups(run=run, user=request.user)),
             "plot_urls": [reverse("recognizer:training-run-plot", args=[run.pk, i]) for i in range(len(run.plots))],
             "verdict_class": {
                 TrainingRun.State.PROMOTED: "ok",

@@ -24,6 +24,7 @@ from recognizer.api.serializers import (
     ModelVersionSerializer,
     ReviewedCorrectionSerializer,
     ReviewItemSerializer,
+    TrainingRunDetailSerializer,
     TrainingRunSerializer,
 )
 from recognizer.image_responses import private_preview_response
@@ -183,8 +184,8 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
         responses=docs.responses(200, TrainingRunSerializer(many=True), 404),
     ),
     retrieve=extend_schema(
-        summary="One training run: poll it for live progress, then its verdict (staff)",
-        responses=docs.responses(200, TrainingRunSerializer, 404),
+        summary="One training run: poll it for live progress, then its verdict and what it learnt (staff)",
+        responses=docs.responses(200, TrainingRunDetailSerializer, 404),
     ),
 )
 class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -196,6 +197,9 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     def get_queryset(self):
         return training_run_list()  # runs whose worker died are failed by the beat task, not here
+
+    def get_serializer_class(self):
+        return TrainingRunDetailSerializer if self.action == "retrieve" else TrainingRunSerializer
 
     @extend_schema(
         summary="Start a retraining (staff); answers at once, poll the run for progress",
