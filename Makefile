@@ -87,8 +87,9 @@ bench-numbers: install mnist
 bench-browser-numbers: install mnist
 	$(PY) -m bench.browser_numbers --numbers 40 --json bench/results/browser_numbers.json
 
-# Retraining from 200 simulated corrections in one handwriting style; candidates go to a temp dir, the figures
-# to bench/results/retrain.json.
+# Retraining from 200 simulated corrections in one handwriting style, for each style (narrow thin pen, strongly
+# slanted felt-tip, and the first render: thin pen squeezed after drawing), judged on MNIST *test* digits drawn in
+# the style; candidates go to a temp dir, the figures to bench/results/retrain.json (about 7 minutes).
 bench-retrain: install mnist
 	$(PY) -m bench.retrain
 

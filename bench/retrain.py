@@ -148,7 +148,9 @@ def run_style(name: str, args: argparse.Namespace, splits, shipped: Predictor) -
     calls: list[float] = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="digitvision-bench-retrain-") as tmp:
-        config = RetrainConfig(threads=args.threads, seed=args.seed)
+        config = RetrainConfig(seed=args.seed)
+        if args.threads:
+            config = config.with_options(threads=args.threads)
         if args.options:
             config = config.with_options(**json.loads(args.options))
         result = retrain(
@@ -244,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corrections", type=int, default=200)
     parser.add_argument("--fresh", type=int, default=1000, help="MNIST test digits rendered in the style")
     parser.add_argument("--options", default="", help="RetrainConfig settings as JSON, e.g. '{\"epochs\": 4}'")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0, help="0: RetrainConfig's own (up to two)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)

@@ -551,8 +551,17 @@ def _refusal(kind: str, image: np.ndarray, ones: OneLikeness) -> str | None:
 # ---------------------------------------------------------------- the one public entry point
 
 
+Heartbeat = Callable[[str], None]  # called every HEARTBEAT_TRIES samples with what is being made
+
+
+HEARTBEAT_TRIES = 50
+
+
 def training_negatives(
-    train_images: np.ndarray, train_labels: np.ndarray, config: NegativesConfig | None = None
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    config: NegativesConfig | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> NegativeSet:
     """Synthetic not-a-digit inputs for TRAINING (MNIST training digits, training fonts, this seed only),
     each drawn as a picture and put through ``ml.preprocess.preprocess``, the path real inputs take.
@@ -591,6 +600,8 @@ def training_negatives(
         limit = int(np.ceil(counts[kind] * config.max_attempts_factor))
         while kept < counts[kind] and tries < limit:
             tries += 1
+            if heartbeat is not None and tries % HEARTBEAT_TRIES == 0:
+                heartbeat(f"{kind} {kept:,}/{counts[kind]:,}")
             prepared = preprocess(makers[kind](rng))
             reason = prepared.reason if prepared.no_digit else _refusal(kind, prepared.image, ones)
             if reason:
@@ -629,6 +640,7 @@ def cached_training_negatives(
     train_labels: np.ndarray,
     config: NegativesConfig | None = None,
     cache_dir: Path | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> NegativeSet:
     """``training_negatives``, kept in ``cache_dir`` by a key of everything that decides them (the digits, the
     config, the fonts, the generator's version): a retraining needs the same set every time, in no time."""
@@ -641,7 +653,7 @@ def cached_training_negatives(
                 return NegativeSet(images=cached["images"], kinds=cached["kinds"], fonts=fonts)
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)  # a damaged cache file is made again, never trusted
-    made = training_negatives(train_images, train_labels, config)
+    made = training_negatives(train_images, train_labels, config, heartbeat)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, images=made.images, kinds=made.kinds)
@@ -649,9 +661,12 @@ def cached_training_negatives(
     return made
 
 
-def training_negative_inputs(train_images: np.ndarray, train_labels: np.ndarray, per_kind: int) -> np.ndarray:
+def training_negative_inputs(
+    train_images: np.ndarray, train_labels: np.ndarray, per_kind: int, heartbeat: Heartbeat | None = None
+) -> np.ndarray:
     """(M, 28, 28) float32 model inputs: ``per_kind`` cached training negatives of every kind (none for 0), as
-    training and retraining use them."""
+    training and retraining use them; ``heartbeat`` hears from the making, the first time."""
     if per_kind <= 0:
         return np.zeros((0, 28, 28), np.float32)
-    return cached_training_negatives(train_images, train_labels, NegativesConfig.each(per_kind)).images
+    config = NegativesConfig.each(per_kind)
+    return cached_training_negatives(train_images, train_labels, config, heartbeat=heartbeat).images

@@ -290,6 +290,7 @@ def fine_tune(
     freeze_batchnorm: bool = False,
     distill_rows: np.ndarray | None = None,
     distill_weight: float = 1.0,
+    distill_temperature: float = 2.0,
 ) -> tuple[DigitNet, list[EpochRecord]]:
     """Fine-tune ``base`` on (N, 28, 28) images (uint8 or [0, 1]), choosing the epoch with ``select_key``.
 
@@ -311,6 +312,7 @@ def fine_tune(
         augment=augment or AugmentConfig(),
         freeze_batchnorm=freeze_batchnorm,
         distill_weight=distill_weight,
+        distill_temperature=distill_temperature,
     )
     teacher = None
     if distill_rows is not None:

@@ -65,7 +65,8 @@ def fine_tune_on_corrections(
     images = np.concatenate([shown, as_unit_float(replay_images)])
     labels = np.concatenate([np.tile(train.labels[~is_negative], repeats), replay_labels.astype(np.int64)])
     replayed = config.negative_replay_per_kind if refuses else 0
-    synthetic = training_negative_inputs(data.train_images, data.train_labels, replayed)
+    making = None if progress is None else (lambda what: progress(0.0, f"making the replayed negatives once: {what}"))
+    synthetic = training_negative_inputs(data.train_images, data.train_labels, replayed, heartbeat=making)
     corrected_negatives = np.tile(train.images[is_negative], (max(repeats, 1), 1, 1))
     if progress is not None:
         progress(0.0, f"{len(images):,} digits an epoch, each correction {repeats} times; {len(synthetic):,} negatives")
@@ -88,4 +89,5 @@ def fine_tune_on_corrections(
         freeze_batchnorm=config.freeze_batchnorm,
         distill_rows=np.arange(len(images)) >= len(shown) if config.distill_weight > 0 else None,
         distill_weight=config.distill_weight,
+        distill_temperature=config.distill_temperature,
     )

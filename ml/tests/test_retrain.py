@@ -492,3 +492,40 @@ def test_a_refusing_model_retrains_on_not_a_digit_corrections(toy_splits, correc
 def test_a_model_that_never_refused_gets_no_threshold(run):
     result, _, _ = run
     assert result.metrics.rejection_threshold is None and result.verdict.candidate.mnist_test_refused == 0
+
+
+# --------------------------------------------------------------------------- what the fine-tuning is given
+
+
+def test_only_training_corrections_are_trained_on_and_the_slice_only_chooses(
+    base_path, corrections, toy_splits, tmp_path, monkeypatch
+):
+    """The holdout and the epoch-choosing slice never reach training (so never an augmentation of them either),
+    and the slice is what the epochs are measured on."""
+    import ml.retrain.fine_tune as fine_tune_module
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(base, images, labels, val_images, val_labels, **options):
+        seen.update(images=images, labels=labels, val=val_images, **options)
+        raise Stop
+
+    monkeypatch.setattr(fine_tune_module, "fine_tune", capture)
+    with pytest.raises(Stop):
+        retrain(base_checkpoint_path=base_path, corrections=corrections, out_dir=tmp_path, splits=toy_splits)
+    train_side, holdout = corrections.split()
+    train, selection = train_side.selection_split(RetrainConfig().selection_fraction)
+    trained = {image.tobytes() for image in seen["images"]}
+    assert {image.tobytes() for image in train.images} <= trained
+    assert not trained & {image.tobytes() for image in [*holdout.images, *selection.images]}
+    chosen_on, chosen_labels = seen["selection"]
+    assert np.array_equal(chosen_on, selection.images) and np.array_equal(chosen_labels, selection.labels)
+    assert seen["val"] is toy_splits.val_images  # and MNIST validation, never the test set
+    # half replay, half corrections (each shown several times), and only the replay keeps the base's answers
+    rows = seen["distill_rows"]
+    replay = RetrainConfig().replay_count(train=len(train), available=len(toy_splits.train_images))
+    assert rows.sum() == replay and (~rows).sum() >= len(train) and not rows[: len(train)].any()
+    assert {image.tobytes() for image in seen["images"][~rows]} == {image.tobytes() for image in train.images}

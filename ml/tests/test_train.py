@@ -218,3 +218,19 @@ def test_as_float_images_and_batched_logits():
     model = DigitNet(TINY)
     assert predict_logits(model, x, batch_size=2).shape == (5, 10)
     assert predict_logits(model, x[:0]).shape == (0, 10)
+
+
+def test_distilling_a_model_into_itself_adds_nothing_and_a_changed_one_is_pulled_back():
+    from ml.train import _batch_loss
+
+    torch.manual_seed(0)
+    model = DigitNet(TINY).eval()
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    rows = torch.tensor([True] * 4 + [False] * 4)
+    cfg = TrainConfig(distill_weight=1.0)
+    _, plain = _batch_loss(model, x, y, None, None, cfg)
+    _, same = _batch_loss(model, x, y, None, (rows, model), cfg)
+    assert same.item() == pytest.approx(plain.item(), abs=1e-5)
+    other = DigitNet(TINY).eval()
+    _, pulled = _batch_loss(model, x, y, None, (rows, other), cfg)
+    assert pulled.item() > plain.item() + 1e-4
