@@ -29,16 +29,17 @@ class HeartbeatWatch(threading.Thread):
 
         try:
             while not self.done.wait(self.POLL_S):
-                row = TrainingRun.objects.filter(pk=self.run_id).values("heartbeat_at", "progress").first()
+                row = TrainingRun.objects.filter(pk=self.run_id).values("heartbeat_at", "step").first()
                 if row and row["heartbeat_at"] and (not self.seen or self.seen[-1][0] != row["heartbeat_at"]):
-                    self.seen.append((row["heartbeat_at"], row["progress"]))
+                    self.seen.append((row["heartbeat_at"], row["step"]))
         finally:
             connection.close()
 
-    def max_gap_s(self, started, finished) -> float:
-        """The longest the page went without a new progress write, from the start of the run to its end."""
-        times = [started, *(t for t, _ in self.seen), finished]
-        return max((b - a).total_seconds() for a, b in zip(times, times[1:], strict=False))
+    def longest_gap(self, started, finished) -> tuple[float, str]:
+        """The longest the page went without a new progress write, from the start of the run to its end, and the
+        step it showed meanwhile."""
+        marks = [(started, "queued"), *self.seen, (finished, "finished")]
+        return max(((b[0] - a[0]).total_seconds(), a[1]) for a, b in zip(marks, marks[1:], strict=False))
 
 
 def run(*, corrections: int) -> str:
@@ -61,10 +62,12 @@ def run(*, corrections: int) -> str:
     wall = time.perf_counter() - started
     watch.done.set()
     watch.join()
+    gap, during = watch.longest_gap(run.created_at, run.finished_at)
     summary = (
-        f"training run #{run.pk}: {run.state} in {wall:.1f} s (train {run.train_samples}, holdout "
-        f"{run.holdout_samples}, replay {run.replay_samples}); progress seen by the page every "
-        f"<= {watch.max_gap_s(run.created_at, run.finished_at):.1f} s ({len(watch.seen)} writes seen)\n{run.reason}"
+        f"training run #{run.pk}: {run.state} in {wall:.1f} s (train {run.train_samples}, epoch-choosing "
+        f"{run.selection_samples}, holdout {run.holdout_samples}, replay {run.replay_samples}); progress seen by "
+        f"the page every <= {gap:.1f} s ({len(watch.seen)} writes seen; the longest wait showed {during!r})"
+        f"\n{run.reason}"
     )
     if run.state not in (TrainingRun.State.PROMOTED, TrainingRun.State.REJECTED):
         raise BenchmarkFailed(f"{summary}\nthe run {run.state}")

@@ -10,7 +10,7 @@ import numpy as np
 from ml.calibrate import calibrated_probabilities
 from ml.data import MnistSplits
 from ml.predictor import Predictor
-from ml.refusal import answers, choose_threshold
+from ml.refusal import answers, choose_threshold, refusals
 from ml.report import CalibratedEvaluation, Evaluation, calibrated_evaluation, evaluation
 from ml.retrain.split import CorrectionSet
 from ml.tensors import batched_logits
@@ -29,6 +29,8 @@ class Comparison:
     active_holdout: Evaluation
     candidate_answers: np.ndarray  # each model's answer to every correction (ml.refusal.answers), in order
     active_answers: np.ndarray
+    test_refused_by_candidate_only: int  # MNIST test digits one model refuses and the other does not: the gate's
+    test_refused_by_active_only: int  # paired view of a change in refusals
 
 
 def _logits(
@@ -65,6 +67,7 @@ def compare(
     val_logits = _logits(candidate, data.val_images, report, (lo, lo + step), "candidate on MNIST validation")
     cand_test = _logits(candidate, data.test_images, report, (lo + step, lo + 3 * step), "candidate on MNIST test")
     act_test = _logits(active, data.test_images, report, (lo + 3 * step, hi), "active model on MNIST test")
+    report(hi, "evaluating: fitting the candidate's temperature on MNIST validation")
     calibrated = calibrated_evaluation(val_logits, data.val_labels, cand_test, data.test_labels)
     t = calibrated.temperature
     threshold = choose_threshold(calibrated_probabilities(val_logits, t)) if refuses else None
@@ -74,18 +77,26 @@ def compare(
     act_hold = calibrated_probabilities(batched_logits(active.backend.calibrated_logits, holdout.images), 1.0)
     cand_all = calibrated_probabilities(batched_logits(candidate.backend.calibrated_logits, corrections.images), t)
     act_all = calibrated_probabilities(batched_logits(active.backend.calibrated_logits, corrections.images), 1.0)
+    # Each model's refusals on MNIST test, one model at a time (the several-digits rule looks at every image).
+    report(hi, "evaluating: the candidate's refusals on MNIST test")
+    cand_test_probs = calibrated_probabilities(cand_test, t)
+    cand_refused = refusals(cand_test_probs, data.test_images, threshold)
+    candidate_test = evaluation(cand_test_probs, data.test_labels, None, threshold, data.test_images)
+    report(hi, "evaluating: the active model's refusals on MNIST test")
+    act_test_probs = calibrated_probabilities(act_test, 1.0)
+    act_refused = refusals(act_test_probs, data.test_images, active_threshold)
+    active_test = evaluation(act_test_probs, data.test_labels, None, active_threshold, data.test_images)
+    report(hi, "evaluating: both models on the corrections")
     return Comparison(
         candidate=calibrated,
         candidate_val_accuracy=float((val_logits.argmax(1) == data.val_labels).mean()),
         candidate_threshold=threshold,
-        candidate_test=evaluation(
-            calibrated_probabilities(cand_test, t), data.test_labels, None, threshold, data.test_images
-        ),
+        candidate_test=candidate_test,
         candidate_holdout=evaluation(cand_hold, holdout.labels, holdout.keys, threshold, holdout.images),
-        active_test=evaluation(
-            calibrated_probabilities(act_test, 1.0), data.test_labels, None, active_threshold, data.test_images
-        ),
+        active_test=active_test,
         active_holdout=evaluation(act_hold, holdout.labels, holdout.keys, active_threshold, holdout.images),
         candidate_answers=answers(cand_all, corrections.images, threshold),
         active_answers=answers(act_all, corrections.images, active_threshold),
+        test_refused_by_candidate_only=int((cand_refused & ~act_refused).sum()),
+        test_refused_by_active_only=int((act_refused & ~cand_refused).sum()),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from scipy.stats import binomtest
 
 from ml.retrain.config import GateConfig
 from ml.retrain.split import HOLDOUT_FRACTION
@@ -24,6 +25,8 @@ def gate(
     total_corrections: int | None = None,
     candidate_test_refused: int = 0,
     active_test_refused: int = 0,
+    test_refused_by_candidate_only: int | None = None,
+    test_refused_by_active_only: int | None = None,
     candidate_holdout_refused: int = 0,
     active_holdout_refused: int = 0,
     rules: GateConfig | None = None,
@@ -35,9 +38,11 @@ def gate(
        min_holdout_samples held-out correction is needed; about 1 in 5 corrections is held out).
     2. MNIST test accuracy may drop by at most max_test_drop_pts percentage points.
     3. Holdout accuracy (per-sample masks, candidate vs active) must not fall.
-    4. Real digits refused as "not a digit" may rise by at most max_test_refusal_rise_pts on MNIST test, and
-       not at all among the held-out corrections (refusing more real digits is a worse model, even where
-       accuracy holds).
+    4. Real digits refused as "not a digit" may not rise (refusing more real digits is a worse model, even where
+       accuracy holds): on MNIST test, the digits refused by the candidate alone must not outnumber those
+       refused by the active model alone beyond chance (``refusal_rise_p`` below ``refusal_rise_significance``;
+       without the paired counts, every extra refusal counts as the candidate's alone); among the held-out
+       corrections, not at all.
     5. With fewer than tiny_holdout_samples held-out corrections, one sample swings the accuracy by 5+ points
        (noise), so the candidate must also keep every held-out sample the active model got right.
     Returns (verdict, reason): verdict is "promote" or "reject"; reason quotes the figures that decided it.
@@ -69,14 +74,23 @@ def gate(
         return REJECT, f"MNIST test accuracy fell by more than {limit:.2f} pts: {summary}"
     if int(cand.sum()) < int(act.sum()):
         return REJECT, f"holdout accuracy fell: {summary}"
+    only_candidate = test_refused_by_candidate_only
+    only_active = test_refused_by_active_only
+    paired = ""
+    if only_candidate is None or only_active is None:
+        only_candidate, only_active = max(0, candidate_test_refused - active_test_refused), 0
+    elif only_candidate or only_active:
+        paired = f" ({only_candidate} by the candidate alone, {only_active} by the active model alone)"
     refusals = (
-        f"digits refused: MNIST test {active_test_refused} -> {candidate_test_refused}, "
+        f"digits refused: MNIST test {active_test_refused} -> {candidate_test_refused}{paired}, "
         f"holdout {active_holdout_refused} -> {candidate_holdout_refused}"
     )
-    allowed_rise = rules.max_test_refusal_rise_pts / 100.0 * test_total
-    if candidate_test_refused - active_test_refused > allowed_rise + 1e-9:
+    chance = refusal_rise_p(only_candidate, only_active)
+    if chance < rules.refusal_rise_significance:
         return REJECT, (
-            f"more MNIST test digits refused (limit +{rules.max_test_refusal_rise_pts:.2f} pts): {refusals}; {summary}"
+            f"more MNIST test digits refused ({only_candidate} by the candidate alone, {only_active} by the active "
+            f"model alone: p = {chance:.3f} by chance, limit {rules.refusal_rise_significance:g}): {refusals}; "
+            f"{summary}"
         )
     if candidate_holdout_refused > active_holdout_refused:
         return REJECT, f"more held-out digits refused: {refusals}; {summary}"
@@ -94,12 +108,20 @@ def gate(
     return PROMOTE, summary
 
 
+def refusal_rise_p(only_candidate: int, only_active: int) -> float:
+    """The chance of at least ``only_candidate`` of the digits refused by one model alone being the candidate's,
+    were either model as likely to refuse each (a one-sided sign test, McNemar's exact form); 1 without a rise."""
+    if only_candidate <= only_active:
+        return 1.0
+    return float(binomtest(only_candidate, only_candidate + only_active, 0.5, alternative="greater").pvalue)
+
+
 def gate_rules(rules: GateConfig | None = None) -> dict:
     """The rules as recorded with a result."""
     rules = rules or GateConfig()
     return {
         "max_test_drop_pts": rules.max_test_drop_pts,
-        "max_test_refusal_rise_pts": rules.max_test_refusal_rise_pts,
+        "refusal_rise_significance": rules.refusal_rise_significance,
         "min_holdout_samples": rules.min_holdout_samples,
         "tiny_holdout_samples": rules.tiny_holdout_samples,
         "holdout_fraction": HOLDOUT_FRACTION,

@@ -272,6 +272,8 @@ def _retrain(
         total_corrections=counts.corrections,
         candidate_test_refused=cmp.candidate_test.refused,
         active_test_refused=cmp.active_test.refused,
+        test_refused_by_candidate_only=cmp.test_refused_by_candidate_only,
+        test_refused_by_active_only=cmp.test_refused_by_active_only,
         candidate_holdout_refused=cmp.candidate_holdout.refused,
         active_holdout_refused=cmp.active_holdout.refused,
         rules=config.gate,

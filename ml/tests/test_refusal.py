@@ -187,9 +187,31 @@ def test_the_gate_rejects_a_candidate_refusing_more_test_digits():
     assert verdict == REJECT and "more MNIST test digits refused" in reason
 
 
-def test_the_gate_allows_the_noise_of_two_thresholds_on_test():
-    verdict, reason = _gate(candidate_test_refused=15, active_test_refused=10)
+def test_the_gate_allows_refusals_that_moved_by_chance_and_not_a_clean_rise():
+    # 9 refused by the candidate alone, 4 by the active model alone: as likely as not to be two noisy thresholds
+    verdict, reason = _gate(
+        candidate_test_refused=15,
+        active_test_refused=10,
+        test_refused_by_candidate_only=9,
+        test_refused_by_active_only=4,
+    )
     assert verdict == "promote" and "digits refused: MNIST test 10 -> 15" in reason
+    # the same counts, every extra refusal the candidate's alone: a worse model
+    verdict, reason = _gate(
+        candidate_test_refused=15,
+        active_test_refused=10,
+        test_refused_by_candidate_only=5,
+        test_refused_by_active_only=0,
+    )
+    assert verdict == REJECT and "5 by the candidate alone, 0 by the active model alone: p = 0.031" in reason
+
+
+def test_the_refusal_sign_test():
+    from ml.retrain.gate import refusal_rise_p
+
+    assert refusal_rise_p(0, 0) == 1.0 and refusal_rise_p(3, 3) == 1.0 and refusal_rise_p(2, 7) == 1.0
+    assert refusal_rise_p(4, 0) == pytest.approx(1 / 16) and refusal_rise_p(5, 0) == pytest.approx(1 / 32)
+    assert refusal_rise_p(9, 3) == pytest.approx(299 / 4096)  # P(X >= 9), X ~ Binomial(12, 1/2)
 
 
 def test_the_gate_rejects_a_candidate_refusing_more_held_out_digits():
