@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 from PIL import Image
@@ -19,6 +20,7 @@ from ml.checkpoint import SHIPPED_CHECKPOINT
 from ml.data import load_mnist
 from ml.predictor import Predictor
 from ml.preprocess import preprocess
+from ml.report import Outcome, Part
 
 DEFAULT_OUT = RESULTS_DIR / "retrain.json"
 STYLE_SEED = 2_024  # which training digits are drawn, and how: fixed so the figures are reproducible
@@ -207,14 +209,14 @@ def run_style(name: str, args: argparse.Namespace, splits, shipped: Predictor) -
         },
         "outcomes": {
             part: {o: sum(1 for x in result.verdict.outcomes if x.part == part and x.outcome == o) for o in OUTCOMES}
-            for part in ("train", "selection", "holdout")
+            for part in get_args(Part)
         },
         "per_class": figures["per_class"],
         "log": figures["log"],
     }
 
 
-OUTCOMES = ("learnt", "still_wrong", "kept", "lost")
+OUTCOMES = get_args(Outcome)
 
 
 def _print(report: dict) -> None:

@@ -118,20 +118,23 @@ def evaluation(
     keys: list[str] | None = None,
     rejection_threshold: float | None = None,
     images: np.ndarray | None = None,
+    refused: np.ndarray | None = None,
 ) -> Evaluation:
     """THE way to build an Evaluation: from (N, 10) probabilities and (N,) labels (and each sample's key).
 
     Labels are digits 0-9 or NOT_A_DIGIT_LABEL. With a ``rejection_threshold`` (the model's) and the (N, 28,
     28) ``images`` the probabilities came from, answers ``ml.refusal.refusals`` refuses are wrong for a digit
     and right for a not-a-digit sample; without a threshold nothing is refused, as for a model trained before
-    refusals. The confusion matrix and the ECE count the digits the model answered.
+    refusals. The confusion matrix and the ECE count the digits the model answered. ``refused``: the rule's
+    answer (``ml.refusal.refusals``) for these probabilities and threshold, when the caller already has it.
     """
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     probs = np.asarray(probs, dtype=np.float64).reshape(len(labels), 10)
     predicted = probs.argmax(axis=1) if len(labels) else np.zeros(0, dtype=np.int64)
     if rejection_threshold is not None and images is None:
         raise ValueError("judging refusals needs the images: the several-digits rule looks at them")
-    refused = refusals(probs, images if images is not None else [], rejection_threshold)
+    if refused is None:
+        refused = refusals(probs, images if images is not None else [], rejection_threshold)
     is_digit = labels != NOT_A_DIGIT_LABEL
     answered = is_digit & ~refused
     ok = np.where(is_digit, answered & (predicted == labels), refused)

@@ -281,7 +281,6 @@ def fine_tune(
     lr: float = 1e-3,
     seed: int = 0,
     threads: int = 1,
-    batch_size: int = 128,
     progress: Progress | None = None,
     negatives: np.ndarray | None = None,
     augment: AugmentConfig | None = None,
@@ -300,7 +299,7 @@ def fine_tune(
     ``distill_rows``: bool (N,), the images on which the base model's own answers are kept (distilled).
     """
     train_x = as_float_images(train_images)
-    batch_size = min(batch_size, max(16, len(train_x) // 8))
+    batch_size = min(128, max(16, len(train_x) // 8))
     cfg = TrainConfig(
         epochs=epochs,
         batch_size=batch_size,

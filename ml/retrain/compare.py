@@ -50,7 +50,7 @@ def compare(
     active: Predictor,
     data: MnistSplits,
     holdout: CorrectionSet,
-    corrections: CorrectionSet,
+    corrections: CorrectionSet,  # every correction the run used, the holdout among them
     report: Report,
     span: tuple[float, float],
     refuses: bool,
@@ -72,20 +72,20 @@ def compare(
     t = calibrated.temperature
     threshold = choose_threshold(calibrated_probabilities(val_logits, t)) if refuses else None
     active_threshold = active.backend.rejection_threshold
-    hold_logits = batched_logits(candidate.backend.calibrated_logits, holdout.images)
-    cand_hold = calibrated_probabilities(hold_logits, t)
-    act_hold = calibrated_probabilities(batched_logits(active.backend.calibrated_logits, holdout.images), 1.0)
     cand_all = calibrated_probabilities(batched_logits(candidate.backend.calibrated_logits, corrections.images), t)
     act_all = calibrated_probabilities(batched_logits(active.backend.calibrated_logits, corrections.images), 1.0)
+    row = {key: i for i, key in enumerate(corrections.keys)}
+    held = [row[key] for key in holdout.keys]  # the holdout is among the corrections
+    cand_hold, act_hold = cand_all[held], act_all[held]
     # Each model's refusals on MNIST test, one model at a time (the several-digits rule looks at every image).
     report(hi, "evaluating: the candidate's refusals on MNIST test")
     cand_test_probs = calibrated_probabilities(cand_test, t)
     cand_refused = refusals(cand_test_probs, data.test_images, threshold)
-    candidate_test = evaluation(cand_test_probs, data.test_labels, None, threshold, data.test_images)
+    candidate_test = evaluation(cand_test_probs, data.test_labels, None, threshold, data.test_images, cand_refused)
     report(hi, "evaluating: the active model's refusals on MNIST test")
     act_test_probs = calibrated_probabilities(act_test, 1.0)
     act_refused = refusals(act_test_probs, data.test_images, active_threshold)
-    active_test = evaluation(act_test_probs, data.test_labels, None, active_threshold, data.test_images)
+    active_test = evaluation(act_test_probs, data.test_labels, None, active_threshold, data.test_images, act_refused)
     report(hi, "evaluating: both models on the corrections")
     return Comparison(
         candidate=calibrated,
